@@ -1,0 +1,35 @@
+"""engineio_sc: an Engine.IO v4 server built on structured concurrency.
+
+Usage::
+
+    import engineio_sc
+
+    eio = engineio_sc.AsyncServer()
+
+    @eio.on("message")
+    async def message(sid, data):
+        await eio.send(sid, data)
+
+    app = engineio_sc.ASGIApp(eio)   # hypercorn app:app --worker-class trio
+"""
+
+from . import exceptions as exceptions
+from ._reasons import DisconnectReason as DisconnectReason
+from ._server import AsyncServer as AsyncServer
+from ._tasks import BackgroundTask as BackgroundTask
+from .asgi import ASGIApp as ASGIApp
+from .protocol import Packet as Packet
+from .protocol import PacketType as PacketType
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ASGIApp",
+    "AsyncServer",
+    "BackgroundTask",
+    "DisconnectReason",
+    "Packet",
+    "PacketType",
+    "__version__",
+    "exceptions",
+]

@@ -1,0 +1,177 @@
+"""The ASGI edge: scopes in, neutral requests out, responses and frames back."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+from urllib.parse import parse_qsl
+
+from ._environ import asgi_environ
+from ._http import Headers, HTTPRequest, HTTPResponse, WebSocketClosed
+from .exceptions import ContentTooLongError
+
+__all__ = [
+    "ASGIHTTPConnection",
+    "ASGIWebSocket",
+    "Receive",
+    "Scope",
+    "Send",
+    "request_from_scope",
+    "send_response",
+]
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+def request_from_scope(scope: Scope) -> HTTPRequest:
+    """The neutral request of an ASGI ``http`` or ``websocket`` scope."""
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+        query.setdefault(key, value)
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        headers[name] = headers[name] + "," + value if name in headers else value
+    return HTTPRequest(
+        method=scope.get("method", "GET").upper(),
+        query=query,
+        headers=headers,
+        environ=partial(asgi_environ, dict(scope)),
+    )
+
+
+def _encode_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+async def send_response(send: Send, response: HTTPResponse) -> None:
+    """Write a response on an ASGI ``http`` scope."""
+    headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": _encode_headers(headers),
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body})
+
+
+class ASGIHTTPConnection:
+    """An ASGI ``http`` request as an :class:`~engineio_sc._http.HTTPConnection`."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._disconnected = False
+
+    async def read_body(self, limit: int) -> bytes:
+        """Read the body, counting bytes as they arrive (``Content-Length`` is
+        not trusted; chunked bodies are counted the same way)."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self._disconnected = True
+                raise ContentTooLongError("the client went away during the body")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise ContentTooLongError(f"body over {limit} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def wait_disconnected(self) -> None:
+        """Return once the client has gone away."""
+        while not self._disconnected:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self._disconnected = True
+
+
+class ASGIWebSocket:
+    """An ASGI ``websocket`` scope as a :class:`~engineio_sc._http.WebSocket`.
+
+    The ``websocket.connect`` message must already have been received.
+    """
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._receive = receive
+        self._send = send
+        self._closed = False
+        self._can_deny = "websocket.http.response" in scope.get("extensions", {})
+
+    async def accept(self, headers: Headers) -> None:
+        await self._send({"type": "websocket.accept", "headers": _encode_headers(headers)})
+
+    async def deny(self, response: HTTPResponse) -> None:
+        self._closed = True
+        if not self._can_deny:
+            await self._send({"type": "websocket.close", "code": 1008})
+            return
+        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+        await self._send(
+            {
+                "type": "websocket.http.response.start",
+                "status": response.status,
+                "headers": _encode_headers(headers),
+            }
+        )
+        await self._send({"type": "websocket.http.response.body", "body": response.body})
+
+    async def receive(self) -> str | bytes:
+        if self._closed:
+            raise WebSocketClosed
+        message = await self._receive()
+        kind = message["type"]
+        if kind == "websocket.receive":
+            text = message.get("text")
+            if text is not None:
+                return str(text)
+            return bytes(message.get("bytes") or b"")
+        self._closed = True
+        raise WebSocketClosed(kind)
+
+    async def send(self, data: str | bytes) -> None:
+        if self._closed:
+            raise WebSocketClosed
+        message: Message = {"type": "websocket.send"}
+        message["text" if isinstance(data, str) else "bytes"] = data
+        try:
+            await self._send(message)
+        except OSError as exc:
+            self._closed = True
+            raise WebSocketClosed from exc
+
+    async def close(self, code: int = 1000) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(OSError):
+            await self._send({"type": "websocket.close", "code": code})
+
+
+async def serve(server: Any, scope: Scope, receive: Receive, send: Send) -> None:
+    """Serve an ASGI ``http`` or ``websocket`` request with ``server``
+    (an :class:`~engineio_sc.AsyncServer`) inside its task group."""
+    request = request_from_scope(scope)
+    if scope["type"] == "websocket":
+        connect = await receive()
+        if connect["type"] != "websocket.connect":
+            return
+        ws = ASGIWebSocket(scope, receive, send)
+        await server._serve(partial(server.handle_websocket, request, ws))
+        return
+
+    async def http() -> None:
+        response = await server.handle_http(request, ASGIHTTPConnection(receive))
+        await send_response(send, response)
+
+    await server._serve(http)

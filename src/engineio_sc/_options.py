@@ -1,0 +1,115 @@
+"""Validated, frozen server options: the one home of the defaults."""
+
+from __future__ import annotations
+
+import json as stdlib_json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .protocol import Transport
+
+__all__ = ["JSONModule", "Options", "make_options"]
+
+
+class JSONModule(Protocol):
+    """Anything with ``dumps`` and ``loads``, as the stdlib ``json`` module."""
+
+    def dumps(self, obj: Any, /, *args: Any, **kwargs: Any) -> str: ...
+
+    def loads(self, s: str | bytes, /, *args: Any, **kwargs: Any) -> Any: ...
+
+
+AllowRequest = Callable[[dict[str, Any]], "bool | str | Awaitable[bool | str]"]
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The settings of one :class:`~engineio_sc.AsyncServer` (seconds for times)."""
+
+    ping_interval: float = 25.0
+    ping_interval_grace: float = 0.0
+    ping_timeout: float = 20.0
+    max_http_buffer_size: int = 1_000_000
+    allow_upgrades: bool = True
+    transports: tuple[Transport, ...] = (Transport.POLLING, Transport.WEBSOCKET)
+    async_handlers: bool = True
+    json: JSONModule = stdlib_json
+    allow_request: AllowRequest | None = None
+    upgrade_timeout: float = 10.0
+    close_timeout: float = 5.0
+    max_queue_size: int = 1024
+
+    def upgrades(self, transport: Transport) -> list[str]:
+        """The ``upgrades`` list of the open packet of a session on ``transport``."""
+        if (
+            self.allow_upgrades
+            and transport is Transport.POLLING
+            and Transport.WEBSOCKET in self.transports
+        ):
+            return [Transport.WEBSOCKET.value]
+        return []
+
+
+def _positive(name: str, value: float) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive number, not {value!r}")
+    return float(value)
+
+
+def _transports(value: str | Sequence[str] | None) -> tuple[Transport, ...]:
+    if value is None:
+        return (Transport.POLLING, Transport.WEBSOCKET)
+    names = [value] if isinstance(value, str) else list(value)
+    valid = tuple(t for t in Transport if t.value in names)
+    if not valid:
+        raise ValueError("No valid transports provided")
+    return valid
+
+
+def make_options(
+    *,
+    ping_interval: float | tuple[float, float],
+    ping_timeout: float,
+    max_http_buffer_size: int,
+    allow_upgrades: bool,
+    transports: str | Sequence[str] | None,
+    async_handlers: bool,
+    json: JSONModule | None,
+    allow_request: AllowRequest | None,
+    upgrade_timeout: float,
+    close_timeout: float,
+    max_queue_size: int,
+) -> Options:
+    """Check the constructor's arguments and freeze them.
+
+    Raises:
+        ValueError: an argument is out of range.
+    """
+    if isinstance(ping_interval, tuple):
+        interval, grace = ping_interval
+        grace = float(grace)
+        if grace < 0:
+            raise ValueError("the ping_interval grace period must not be negative")
+    else:
+        interval, grace = ping_interval, 0.0
+    if not isinstance(max_http_buffer_size, int) or max_http_buffer_size <= 0:
+        raise ValueError("max_http_buffer_size must be a positive integer")
+    if not isinstance(max_queue_size, int) or max_queue_size <= 0:
+        raise ValueError("max_queue_size must be a positive integer")
+    if json is not None and not (hasattr(json, "dumps") and hasattr(json, "loads")):
+        raise ValueError("json must have dumps() and loads()")
+    return Options(
+        ping_interval=_positive("ping_interval", interval),
+        ping_interval_grace=grace,
+        ping_timeout=_positive("ping_timeout", ping_timeout),
+        max_http_buffer_size=max_http_buffer_size,
+        allow_upgrades=bool(allow_upgrades),
+        transports=_transports(transports),
+        async_handlers=bool(async_handlers),
+        json=json if json is not None else stdlib_json,
+        allow_request=allow_request,
+        upgrade_timeout=_positive("upgrade_timeout", upgrade_timeout),
+        close_timeout=_positive("close_timeout", close_timeout),
+        max_queue_size=max_queue_size,
+    )

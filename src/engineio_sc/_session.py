@@ -1,0 +1,418 @@
+"""One session's task group: its outbound stream, heartbeat, dispatcher and transports.
+
+A :class:`Session` lives in the server's task group from its handshake until it is
+closed and drained. Its own task group holds:
+
+- the heartbeat task: sleeps in a cancel scope whose deadline the protocol machine
+  sets, sends pings and closes the session when a pong is late;
+- the dispatcher task: hands received messages to the ``message`` handler, one at
+  a time and in order (with ``async_handlers``);
+- on WebSocket, the reader and writer tasks.
+
+Polling ``GET`` and ``POST`` requests run in their own request tasks and meet the
+session through its bounded outbound stream and a few cancel scopes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.abc
+
+from ._http import WebSocket, WebSocketClosed
+from ._options import Options
+from ._reasons import DisconnectReason
+from .exceptions import ContentTooLongError, ProtocolError, SocketIsClosedError
+from .protocol import (
+    ClientClosed,
+    MessageReceived,
+    Packet,
+    PacketType,
+    PingDue,
+    PingTimedOut,
+    SessionMachine,
+    SessionState,
+    Transport,
+    decode_binary_frame,
+    decode_payload,
+    decode_text,
+)
+
+if TYPE_CHECKING:
+    from ._server import AsyncServer
+
+__all__ = ["Session"]
+
+PING = Packet(PacketType.PING)
+CLOSE = Packet(PacketType.CLOSE)
+NOOP = Packet(PacketType.NOOP)
+
+WS_MESSAGE_TOO_BIG = 1009
+WS_PROTOCOL_ERROR = 1002
+
+Message = str | bytes
+
+
+class Session:
+    """One Engine.IO session and the tasks that serve it."""
+
+    def __init__(self, server: AsyncServer, sid: str, transport: Transport) -> None:
+        options: Options = server.options
+        self.sid = sid
+        self.data: dict[str, Any] = {}
+        self.machine = SessionMachine(
+            transport, ping_interval=options.ping_interval, ping_timeout=options.ping_timeout
+        )
+        self._server = server
+        self._options = options
+        self._log: logging.Logger = server.logger
+        self._send, self._recv = anyio.create_memory_object_stream[Packet](options.max_queue_size)
+        self._inbound, self._inbound_recv = anyio.create_memory_object_stream[Message](
+            options.max_queue_size
+        )
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._closing = anyio.Event()
+        self._drained = anyio.Event()
+        self._dispatched = anyio.Event()
+        self.done = anyio.Event()
+        self._reason = DisconnectReason.SERVER_DISCONNECT
+        self._accepted = False
+        self._timer: anyio.CancelScope | None = None
+        self._poll: anyio.CancelScope | None = None
+        self._release: Packet | None = None
+        self._posting = False
+        self._joining = False
+        self._ws_scope: anyio.CancelScope | None = None
+
+    # -- life --------------------------------------------------------------------
+
+    @property
+    def transport(self) -> Transport:
+        """The current transport."""
+        return self.machine.transport
+
+    @property
+    def connected(self) -> bool:
+        """Whether the session is accepted and not closing."""
+        return self._accepted and self.machine.active
+
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Serve the session until it is closed and drained (in the server's group)."""
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                task_status.started()
+                await self._closing.wait()
+                with anyio.move_on_after(self._options.close_timeout):
+                    await self._dispatched.wait()
+                if self._accepted:
+                    await self._server._fire_disconnect(self.sid, self._reason)
+                with anyio.move_on_after(self._options.close_timeout):
+                    await self._drained.wait()
+                tg.cancel_scope.cancel()
+        finally:
+            self._finish()
+            self.done.set()
+
+    def accept(self) -> None:
+        """The connect handler accepted: start the heartbeat and the dispatcher."""
+        assert self._tg is not None
+        self.machine.accept(anyio.current_time())
+        self._accepted = True
+        self._tg.start_soon(self._heartbeat)
+        if self._options.async_handlers:
+            self._tg.start_soon(self._dispatch)
+        else:
+            self._dispatched.set()
+
+    def close(self, reason: str, *, abort: bool = False, release: Packet = CLOSE) -> None:
+        """Close the session (does nothing if it is already closing).
+
+        Args:
+            reason: the reason given to the disconnect handler.
+            abort: drop what is queued and forget the sid at once, instead of
+                delivering the queue and the close packet first (within
+                ``close_timeout``).
+            release: what a pending polling ``GET`` is answered with on abort.
+        """
+        if not self.machine.close():
+            return
+        self._reason = reason
+        self._inbound.close()
+        self._send.close()
+        if not self._accepted or not self._options.async_handlers:
+            self._dispatched.set()
+        if abort or self.machine.state is SessionState.CLOSED:
+            self._discard_outbound()
+            self._mark_drained()
+            if self._poll is not None:
+                self._release = release
+                self._poll.cancel()
+        self._closing.set()
+
+    def _discard_outbound(self) -> None:
+        while True:
+            try:
+                self._recv.receive_nowait()
+            except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                return
+
+    def _mark_drained(self) -> None:
+        """Everything is delivered or dropped: the sid stops being routable."""
+        self._drained.set()
+        self.machine.drained()
+
+    def _forget(self) -> None:
+        if self._server._sessions.get(self.sid) is self:
+            del self._server._sessions[self.sid]
+
+    def _finish(self) -> None:
+        self._forget()
+        self.machine.drained()
+        self._recv.close()
+        self._inbound_recv.close()
+
+    # -- outbound --------------------------------------------------------------
+
+    async def send(self, packet: Packet) -> None:
+        """Queue a packet, waiting while the outbound stream is full.
+
+        Raises:
+            SocketIsClosedError: the session is closing or closed.
+        """
+        try:
+            await self._send.send(packet)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            raise SocketIsClosedError(f"session {self.sid} is closed") from None
+
+    def take_queued(self) -> list[Packet]:
+        """Everything queued right now, without waiting."""
+        packets: list[Packet] = []
+        while True:
+            try:
+                packets.append(self._recv.receive_nowait())
+            except anyio.WouldBlock:
+                return packets
+            except (anyio.EndOfStream, anyio.ClosedResourceError):
+                packets.append(CLOSE)
+                self._mark_drained()
+                return packets
+
+    # -- inbound ---------------------------------------------------------------
+
+    async def _receive(self, packet: Packet) -> None:
+        event = self.machine.receive(packet, anyio.current_time())
+        if event is None:
+            if packet.type is PacketType.PONG and self._timer is not None:
+                self._timer.deadline = self.machine.deadline or math.inf
+        elif isinstance(event, MessageReceived):
+            if self._options.async_handlers:
+                with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+                    await self._inbound.send(event.data)
+            else:
+                await self._server._fire_message(self.sid, event.data)
+        elif isinstance(event, ClientClosed):
+            self.close(DisconnectReason.CLIENT_DISCONNECT, abort=True, release=NOOP)
+
+    async def _dispatch(self) -> None:
+        try:
+            async for data in self._inbound_recv:
+                await self._server._fire_message(self.sid, data)
+        finally:
+            self._dispatched.set()
+
+    async def _heartbeat(self) -> None:
+        machine = self.machine
+        while True:
+            with anyio.CancelScope(deadline=machine.deadline or math.inf) as self._timer:
+                await anyio.sleep_forever()
+            self._timer = None
+            event = machine.on_timer(anyio.current_time())
+            if isinstance(event, PingDue):
+                with anyio.move_on_at(machine.deadline or math.inf):
+                    try:
+                        await self._send.send(PING)
+                    except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                        return
+            elif isinstance(event, PingTimedOut):
+                self._log.info("%s: no pong within %ss", self.sid, machine.ping_timeout)
+                self.close(DisconnectReason.PING_TIMEOUT, abort=True)
+                return
+
+    # -- polling ---------------------------------------------------------------
+
+    def _conflict(self, what: str) -> ProtocolError:
+        self._log.warning("%s: %s, closing the session", self.sid, what)
+        self.close(DisconnectReason.TRANSPORT_ERROR, abort=True)
+        return ProtocolError(None, detail=what)
+
+    async def poll(self) -> list[Packet]:
+        """Serve a long-poll ``GET``: wait for packets and take all that are queued.
+
+        Raises:
+            ProtocolError: another ``GET`` is pending (the session is closed).
+        """
+        if self._poll is not None:
+            raise self._conflict("overlapping GET requests")
+        if self.machine.state is SessionState.UPGRADING:
+            return [NOOP]
+        first: Packet | None = None
+        with anyio.CancelScope() as self._poll:
+            try:
+                first = await self._recv.receive()
+            except (anyio.EndOfStream, anyio.ClosedResourceError):
+                pass
+            finally:
+                self._poll = None
+        if first is not None:
+            return [first, *self.take_queued()]
+        if self._release is not None:
+            return [self._release]
+        self._mark_drained()
+        return [CLOSE]
+
+    def _release_poll(self, packet: Packet) -> None:
+        if self._poll is not None:
+            self._release = packet
+            self._poll.cancel()
+
+    async def post(self, read_body: Callable[[int], Awaitable[bytes]]) -> None:
+        """Serve a ``POST``: read the body and take its packets in order.
+
+        Raises:
+            ContentTooLongError: the body is over ``max_http_buffer_size``.
+            ProtocolError: another ``POST`` is pending, or the payload is bad (the
+                session is closed after the good packets before the bad one).
+        """
+        if self._posting:
+            raise self._conflict("overlapping POST requests")
+        self._posting = True
+        try:
+            body = await read_body(self._options.max_http_buffer_size)
+            packets, error = decode_payload(body)
+            for packet in packets:
+                await self._receive(packet)
+            if error is not None:
+                raise error
+        except ProtocolError as exc:
+            self._log.warning("%s: bad POST (%s), closing the session", self.sid, exc)
+            self.close(DisconnectReason.SERVER_DISCONNECT, abort=True)
+            raise
+        except ContentTooLongError:
+            self._log.warning(
+                "%s: POST body over %d bytes", self.sid, self._options.max_http_buffer_size
+            )
+            raise
+        finally:
+            self._posting = False
+
+    # -- websocket -------------------------------------------------------------
+
+    async def upgrade(self, ws: WebSocket) -> None:
+        """Probe and upgrade an accepted WebSocket, then serve the session on it.
+
+        A failed probe (anything but ``2probe`` then ``5``, or nothing within
+        ``upgrade_timeout``) closes the new WebSocket; the session stays on polling.
+        """
+        if (
+            self._joining
+            or self.machine.state is not SessionState.OPEN
+            or (self.machine.transport is not Transport.POLLING)
+        ):
+            await ws.close()
+            return
+        self._joining = True
+        try:
+            with anyio.fail_after(self._options.upgrade_timeout):
+                reply = self.machine.probe(_decode_frame(await ws.receive()))
+                await ws.send(reply.encode())
+                self._release_poll(NOOP)
+                self.machine.upgrade(_decode_frame(await ws.receive()))
+        except (TimeoutError, ProtocolError, WebSocketClosed) as exc:
+            self._log.info("%s: upgrade failed (%s)", self.sid, exc or type(exc).__name__)
+            self.machine.upgrade_failed()
+            await ws.close()
+            return
+        finally:
+            self._joining = False
+        await self.serve_websocket(ws)
+
+    async def serve_websocket(self, ws: WebSocket) -> None:
+        """Run the WebSocket reader and writer in the session's group until the
+        WebSocket closes; the calling request task waits here meanwhile."""
+        done = anyio.Event()
+        if self._tg is None or not self.machine.active:
+            await ws.close()
+            return
+        self._tg.start_soon(self._websocket, ws, done)
+        try:
+            await done.wait()
+        finally:
+            if not done.is_set() and self._ws_scope is not None:
+                self._ws_scope.cancel()
+
+    async def _websocket(self, ws: WebSocket, done: anyio.Event) -> None:
+        try:
+            with anyio.CancelScope() as self._ws_scope:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._ws_writer, ws, tg.cancel_scope)
+                    await self._ws_reader(ws)
+                    tg.cancel_scope.cancel()
+        finally:
+            self.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
+            with anyio.CancelScope(shield=True):
+                await ws.close()
+            done.set()
+
+    async def _ws_writer(self, ws: WebSocket, scope: anyio.CancelScope) -> None:
+        """Send what is queued; once the session is closed and the queue is
+        delivered, end the WebSocket (the reader is cancelled with it)."""
+        try:
+            async for packet in self._recv:
+                await ws.send(packet.encode())
+            self._mark_drained()
+        except WebSocketClosed:
+            pass
+        finally:
+            scope.cancel()
+
+    async def _ws_reader(self, ws: WebSocket) -> None:
+        limit = self._options.max_http_buffer_size
+        while True:
+            try:
+                data = await ws.receive()
+            except WebSocketClosed:
+                return
+            if _too_long(data, limit):
+                self._log.warning("%s: WebSocket message over %d bytes", self.sid, limit)
+                await ws.close(WS_MESSAGE_TOO_BIG)
+                return
+            try:
+                await self._receive(_decode_frame(data))
+            except ProtocolError as exc:
+                self._log.warning("%s: bad WebSocket packet (%s), closing", self.sid, exc)
+                self.close(DisconnectReason.TRANSPORT_ERROR, abort=True)
+                await ws.close(WS_PROTOCOL_ERROR)
+                return
+
+
+def _decode_frame(data: Message) -> Packet:
+    if isinstance(data, str):
+        return decode_text(data)
+    return decode_binary_frame(data)
+
+
+def _too_long(data: Message, limit: int) -> bool:
+    size = len(data)
+    if size > limit:
+        return True
+    if isinstance(data, str) and size * 4 > limit:
+        return len(data.encode("utf-8")) > limit
+    return False

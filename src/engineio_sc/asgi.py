@@ -1,0 +1,154 @@
+"""``ASGIApp``: the ASGI application that serves an :class:`~engineio_sc.AsyncServer`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+
+from ._asgi import Message, Receive, Scope, Send, send_response, serve
+from ._http import HTTPResponse
+from ._server import AsyncServer
+from ._tasks import call_handler
+
+__all__ = ["ASGIApp"]
+
+ASGIApplication = Callable[[Scope, Receive, Send], Any]
+Hook = Callable[[], Any]
+
+_log = logging.getLogger("engineio_sc.asgi")
+
+
+class _LifespanRelay:
+    """Runs another application's lifespan in a task, one step at a time."""
+
+    def __init__(self, app: ASGIApplication, scope: Scope) -> None:
+        self._app = app
+        self._scope = scope
+        self._to_app, self._app_inbox = anyio.create_memory_object_stream[Message](1)
+        self._app_outbox, self._from_app = anyio.create_memory_object_stream[Message](1)
+
+    async def run(self) -> None:
+        with self._app_inbox, self._app_outbox:
+            try:
+                await self._app(self._scope, self._app_inbox.receive, self._app_outbox.send)
+            except Exception:
+                _log.info("the other application does not take lifespan events", exc_info=True)
+
+    async def step(self, message: Message) -> str | None:
+        """Send one lifespan message; ``None`` on success, else the failure text."""
+        try:
+            await self._to_app.send(message)
+            reply = await self._from_app.receive()
+        except (anyio.EndOfStream, anyio.BrokenResourceError):
+            return None  # the other app has no lifespan support: nothing to wait for
+        if str(reply["type"]).endswith(".failed"):
+            return str(reply.get("message", ""))
+        return None
+
+    def close(self) -> None:
+        self._to_app.close()
+        self._from_app.close()
+
+
+class ASGIApp:
+    """An ASGI application serving Engine.IO, optionally in front of another app.
+
+    Routing: the Engine.IO path goes to the server; other requests go to
+    ``other_asgi_app``, or get a 404.
+
+    The lifespan opens the server's task group (``async with engineio_server``),
+    runs ``on_startup`` and ``on_shutdown`` (sync or async), and is relayed to
+    ``other_asgi_app`` too, hooks or not. Without lifespan events (when mounted
+    under a router that does not forward them), the first request opens the
+    server's task group.
+
+    Args:
+        engineio_server: the :class:`~engineio_sc.AsyncServer`.
+        other_asgi_app: the application for every other request.
+        static_files: accepted for compatibility; not served yet.
+        engineio_path: the Engine.IO path (``'engine.io'``), or ``None`` to take
+            every request (for mounting under a router).
+        on_startup: called once the server is running.
+        on_shutdown: called before the server shuts down.
+    """
+
+    def __init__(
+        self,
+        engineio_server: AsyncServer,
+        other_asgi_app: ASGIApplication | None = None,
+        static_files: dict[str, Any] | None = None,
+        engineio_path: str | None = "engine.io",
+        on_startup: Hook | None = None,
+        on_shutdown: Hook | None = None,
+    ) -> None:
+        self.engineio_server = engineio_server
+        self.other_asgi_app = other_asgi_app
+        self.static_files = static_files or {}
+        self.engineio_path = None if engineio_path is None else "/" + engineio_path.strip("/") + "/"
+        self.on_startup = on_startup
+        self.on_shutdown = on_shutdown
+
+    def _is_engineio(self, scope: Scope) -> bool:
+        if self.engineio_path is None:
+            return True
+        return (str(scope.get("path", "")) + "/").startswith(self.engineio_path)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+        elif kind in ("http", "websocket") and self._is_engineio(scope):
+            await serve(self.engineio_server, scope, receive, send)
+        elif self.other_asgi_app is not None:
+            await self.other_asgi_app(scope, receive, send)
+        elif kind == "http":
+            await send_response(
+                send, HTTPResponse(404, b"Not Found", [("Content-Type", "text/plain")])
+            )
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1000})
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        if message["type"] != "lifespan.startup":
+            return
+        relay = None if self.other_asgi_app is None else _LifespanRelay(self.other_asgi_app, scope)
+        async with anyio.create_task_group() as tg:
+            if relay is not None:
+                tg.start_soon(relay.run)
+            try:
+                await self._run_lifespan(relay, message, receive, send)
+            finally:
+                if relay is not None:
+                    relay.close()
+
+    async def _run_lifespan(
+        self, relay: _LifespanRelay | None, message: Message, receive: Receive, send: Send
+    ) -> None:
+        phase = "startup"
+        try:
+            async with self.engineio_server:
+                failure = await relay.step(message) if relay else None
+                if failure is not None:
+                    await send({"type": "lifespan.startup.failed", "message": failure})
+                    return
+                if self.on_startup is not None:
+                    await call_handler(self.on_startup)
+                await send({"type": "lifespan.startup.complete"})
+                while message["type"] != "lifespan.shutdown":
+                    message = await receive()
+                phase = "shutdown"
+                if self.on_shutdown is not None:
+                    await call_handler(self.on_shutdown)
+        except Exception as exc:
+            _log.exception("lifespan %s failed", phase)
+            await send({"type": f"lifespan.{phase}.failed", "message": str(exc)})
+            return
+        failure = await relay.step(message) if relay else None
+        if failure is not None:
+            await send({"type": "lifespan.shutdown.failed", "message": failure})
+            return
+        await send({"type": "lifespan.shutdown.complete"})

@@ -1,0 +1,143 @@
+"""Request classification: query and method in, a typed request or an error out.
+
+The checks and their order are those of the reference server: transport, then
+sid (unknown sid, transport mismatch), then for handshakes the method, the
+WebSocket upgrade and the protocol version.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+
+from ..exceptions import ErrorCode, ProtocolError
+from ._packets import Packet, PacketType
+from ._state import Transport
+
+__all__ = [
+    "Handshake",
+    "Poll",
+    "Post",
+    "Preflight",
+    "Request",
+    "WebSocketJoin",
+    "classify",
+    "open_packet",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """A request that creates a session on ``transport``."""
+
+    transport: Transport
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """A long-poll ``GET`` on session ``sid``."""
+
+    sid: str
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A ``POST`` carrying packets for session ``sid``."""
+
+    sid: str
+
+
+@dataclass(frozen=True, slots=True)
+class WebSocketJoin:
+    """A WebSocket for the existing session ``sid``: an upgrade from polling."""
+
+    sid: str
+
+
+@dataclass(frozen=True, slots=True)
+class Preflight:
+    """A CORS preflight (``OPTIONS``)."""
+
+
+Request = Handshake | Poll | Post | WebSocketJoin | Preflight
+
+
+def _transport(name: str | None, enabled: Collection[Transport]) -> Transport:
+    for transport in enabled:
+        if transport.value == name:
+            return transport
+    raise ProtocolError(ErrorCode.UNKNOWN_TRANSPORT, detail=f"transport {name!r} is not enabled")
+
+
+def classify(
+    method: str,
+    query: Mapping[str, str],
+    *,
+    websocket: bool,
+    transports: Collection[Transport],
+    session_transport: Callable[[str], Transport | None],
+) -> Request:
+    """Classify an Engine.IO request.
+
+    Args:
+        method: the HTTP method (``GET`` for a WebSocket request).
+        query: the query parameters, first value of each.
+        websocket: whether this is a WebSocket (upgrade) request.
+        transports: the transports the server enables.
+        session_transport: the current transport of a session, ``None`` for an
+            unknown sid.
+
+    Raises:
+        ProtocolError: with the reference server's code and status.
+    """
+    if method == "OPTIONS" and not websocket:
+        return Preflight()
+    transport = _transport(query.get("transport"), transports)
+    sid = query.get("sid")
+    if sid:
+        current = session_transport(sid)
+        if current is None:
+            raise ProtocolError(ErrorCode.UNKNOWN_SID, detail=f"unknown sid {sid!r}")
+        if websocket:
+            if transport is not Transport.WEBSOCKET:
+                raise ProtocolError(ErrorCode.BAD_REQUEST, detail="transport mismatch")
+            return WebSocketJoin(sid)
+        if transport is not current:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, detail="transport mismatch")
+        if method == "GET":
+            return Poll(sid)
+        if method == "POST":
+            return Post(sid)
+        raise ProtocolError(
+            ErrorCode.BAD_REQUEST, status=405, detail=f"method {method} is not allowed"
+        )
+    if method != "GET":
+        raise ProtocolError(ErrorCode.BAD_HANDSHAKE_METHOD, detail=f"handshake with {method}")
+    if (transport is Transport.WEBSOCKET) != websocket:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, detail="transport handshake error")
+    if query.get("EIO") != "4":
+        raise ProtocolError(
+            ErrorCode.UNSUPPORTED_PROTOCOL_VERSION,
+            detail=f"EIO={query.get('EIO')!r}, only 4 is supported",
+        )
+    return Handshake(transport)
+
+
+def open_packet(
+    sid: str,
+    *,
+    upgrades: list[str],
+    ping_interval: float,
+    ping_timeout: float,
+    max_payload: int,
+) -> Packet:
+    """The open packet of a new session (intervals in seconds)."""
+    body = {
+        "sid": sid,
+        "upgrades": upgrades,
+        "pingInterval": round(ping_interval * 1000),
+        "pingTimeout": round(ping_timeout * 1000),
+        "maxPayload": max_payload,
+    }
+    return Packet(PacketType.OPEN, json.dumps(body, separators=(",", ":")))

@@ -1,0 +1,71 @@
+"""The session state: one enum and one transition table.
+
+A session is created by a handshake, opened when the connect handler accepts it,
+may upgrade from polling to WebSocket, and closes once. Every change of state goes
+through :func:`transition`, so an impossible move is an error, not a silent flag.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["TRANSITIONS", "Input", "SessionState", "Transport", "transition"]
+
+
+class Transport(enum.StrEnum):
+    """The transports of Engine.IO v4."""
+
+    POLLING = "polling"
+    WEBSOCKET = "websocket"
+
+
+class SessionState(enum.Enum):
+    """Where a session is in its life."""
+
+    HANDSHAKE = "handshake"
+    """Created: the open packet is ready and the connect handler is deciding."""
+    OPEN = "open"
+    """Accepted: packets flow on the current transport, pings are sent."""
+    UPGRADING = "upgrading"
+    """A new WebSocket answered the probe; the client has yet to send ``5``."""
+    CLOSING = "closing"
+    """Closed by one side; what is still queued is being delivered."""
+    CLOSED = "closed"
+    """Gone: its sid is unknown from now on."""
+
+
+class Input(enum.Enum):
+    """What moves a session from one state to another."""
+
+    ACCEPT = "accept"
+    REJECT = "reject"
+    PROBE = "probe"
+    UPGRADE = "upgrade"
+    UPGRADE_FAILED = "upgrade failed"
+    CLOSE = "close"
+    DRAINED = "drained"
+
+
+TRANSITIONS: dict[tuple[SessionState, Input], SessionState] = {
+    (SessionState.HANDSHAKE, Input.ACCEPT): SessionState.OPEN,
+    (SessionState.HANDSHAKE, Input.REJECT): SessionState.CLOSED,
+    (SessionState.OPEN, Input.PROBE): SessionState.UPGRADING,
+    (SessionState.UPGRADING, Input.UPGRADE): SessionState.OPEN,
+    (SessionState.UPGRADING, Input.UPGRADE_FAILED): SessionState.OPEN,
+    (SessionState.OPEN, Input.CLOSE): SessionState.CLOSING,
+    (SessionState.UPGRADING, Input.CLOSE): SessionState.CLOSING,
+    (SessionState.CLOSING, Input.DRAINED): SessionState.CLOSED,
+}
+"""Every allowed move: (state, input) -> next state."""
+
+
+def transition(state: SessionState, event: Input) -> SessionState:
+    """Return the state that ``event`` leads to from ``state``.
+
+    Raises:
+        RuntimeError: the table has no such move.
+    """
+    try:
+        return TRANSITIONS[state, event]
+    except KeyError:
+        raise RuntimeError(f"no transition from {state.name} on {event.name}") from None

@@ -1,0 +1,221 @@
+"""An in-process ASGI client: requests and WebSockets without sockets.
+
+It drives an ASGI application the way Hypercorn does (one task per request,
+``receive``/``send`` callables), so server logic can be tested on virtual time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import anyio.abc
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from engineio_sc.protocol import SEPARATOR
+
+ASGIApp = Any
+Message = dict[str, Any]
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def packets(self) -> list[str]:
+        return self.text.split(SEPARATOR)
+
+
+def _scope(kind: str, method: str, query: str, headers: list[tuple[str, str]]) -> Message:
+    path, _, qs = query.partition("?")
+    return {
+        "type": kind,
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http" if kind == "http" else "ws",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": qs.encode(),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
+        "client": ("127.0.0.9", 50000),
+        "server": ("127.0.0.1", 8000),
+        "extensions": {"websocket.http.response": {}} if kind == "websocket" else {},
+    }
+
+
+@dataclass
+class HTTPExchange:
+    """One request in flight; ``disconnect()`` makes the client go away."""
+
+    gone: anyio.Event = field(default_factory=anyio.Event)
+
+    def disconnect(self) -> None:
+        self.gone.set()
+
+
+class ASGIClient:
+    """Requests against an ASGI app.
+
+    With ``host`` set, each application call runs in that task group and a
+    request returns as soon as its response is complete, as with a real server
+    (an application may go on running after its response).
+    """
+
+    def __init__(
+        self, app: ASGIApp, path: str = "/engine.io/", host: anyio.abc.TaskGroup | None = None
+    ) -> None:
+        self.app = app
+        self.path = path
+        self.host = host
+
+    async def request(
+        self,
+        method: str,
+        query: str,
+        body: bytes | str = b"",
+        *,
+        headers: list[tuple[str, str]] | None = None,
+        exchange: HTTPExchange | None = None,
+        chunks: int = 1,
+    ) -> Response:
+        data = body.encode() if isinstance(body, str) else body
+        exchange = exchange or HTTPExchange()
+        scope = _scope("http", method, self.path + "?" + query, headers or [])
+        size = max(1, -(-len(data) // chunks)) if data else 1
+        parts = [data[i : i + size] for i in range(0, len(data), size)] or [b""]
+        start: Message = {}
+        body_parts: list[bytes] = []
+        done = anyio.Event()
+
+        async def receive() -> Message:
+            if parts:
+                part = parts.pop(0)
+                return {"type": "http.request", "body": part, "more_body": bool(parts)}
+            await exchange.gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                body_parts.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    done.set()
+
+        if self.host is None:
+            await self.app(scope, receive, send)
+        else:
+            self.host.start_soon(self.app, scope, receive, send)
+            await done.wait()
+        exchange.disconnect()
+        headers_out = {k.decode().lower(): v.decode() for k, v in start.get("headers", [])}
+        return Response(int(start.get("status", 0)), headers_out, b"".join(body_parts))
+
+    async def get(self, query: str, **kwargs: Any) -> Response:
+        return await self.request("GET", query, **kwargs)
+
+    async def post(self, query: str, body: bytes | str, **kwargs: Any) -> Response:
+        return await self.request("POST", query, body, **kwargs)
+
+    async def handshake(self, query: str = "EIO=4&transport=polling") -> tuple[str, dict[str, Any]]:
+        response = await self.get(query)
+        assert response.status == 200, response.body
+        first = response.packets[0]
+        assert first.startswith("0")
+        info = json.loads(first[1:])
+        return info["sid"], info
+
+    @asynccontextmanager
+    async def websocket(
+        self, query: str, headers: list[tuple[str, str]] | None = None
+    ) -> AsyncIterator[FakeWebSocket]:
+        ws = FakeWebSocket(_scope("websocket", "GET", self.path + "?" + query, headers or []))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ws.run, self.app)
+            try:
+                yield ws
+            finally:
+                await ws.close()
+
+
+class FakeWebSocket:
+    """The client end of an in-process WebSocket."""
+
+    def __init__(self, scope: Message) -> None:
+        self.scope = scope
+        self.to_server: tuple[MemoryObjectSendStream[Message], MemoryObjectReceiveStream[Message]]
+        self.to_server = anyio.create_memory_object_stream[Message](100)
+        self.to_client: tuple[MemoryObjectSendStream[Message], MemoryObjectReceiveStream[Message]]
+        self.to_client = anyio.create_memory_object_stream[Message](100)
+        self.finished = anyio.Event()
+        self.close_code: int | None = None
+        self.accepted = False
+        self.denied: tuple[int, bytes] | None = None
+        self.to_server[0].send_nowait({"type": "websocket.connect"})
+
+    async def run(self, app: ASGIApp) -> None:
+        async def receive() -> Message:
+            try:
+                return await self.to_server[1].receive()
+            except anyio.EndOfStream:
+                return {"type": "websocket.disconnect", "code": 1006}
+
+        async def send(message: Message) -> None:
+            kind = message["type"]
+            if kind == "websocket.accept":
+                self.accepted = True
+            elif kind == "websocket.http.response.start":
+                self.denied = (message["status"], b"")
+            elif kind == "websocket.http.response.body":
+                assert self.denied is not None
+                self.denied = (self.denied[0], message.get("body", b""))
+            elif kind == "websocket.close":
+                self.close_code = message.get("code", 1000)
+            await self.to_client[0].send(message)
+
+        try:
+            await app(self.scope, receive, send)
+        finally:
+            self.to_client[0].close()
+            self.to_server[1].close()
+            self.finished.set()
+
+    async def send(self, data: str | bytes) -> None:
+        key = "text" if isinstance(data, str) else "bytes"
+        await self.to_server[0].send({"type": "websocket.receive", key: data})
+
+    async def receive(self) -> str | bytes | None:
+        """The next message the server sent, or ``None`` once it closed."""
+        while True:
+            try:
+                message = await self.to_client[1].receive()
+            except anyio.EndOfStream:
+                return None
+            kind = message["type"]
+            if kind == "websocket.send":
+                text = message.get("text")
+                return text if text is not None else bytes(message["bytes"])
+            if kind in ("websocket.close", "websocket.http.response.body"):
+                return None
+
+    async def close(self) -> None:
+        """The client goes away (the server sees ``websocket.disconnect``)."""
+        self.to_server[0].close()
+        await self.finished.wait()
+        self.to_client[1].close()

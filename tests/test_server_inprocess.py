@@ -1,0 +1,664 @@
+"""The server driven in process (no sockets), on trio's virtual clock and on asyncio."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import pytest
+import trio.testing
+
+import engineio_sc
+from engineio_sc.exceptions import SocketIsClosedError
+
+from .asgi_client import ASGIClient, HTTPExchange
+
+pytestmark = pytest.mark.anyio
+
+PING, TIMEOUT = 0.2, 0.1
+
+
+@pytest.fixture(params=["trio", "asyncio"])
+def anyio_backend(request: pytest.FixtureRequest) -> Any:
+    """trio on a MockClock that jumps whenever every task waits; asyncio on real time."""
+    if request.param == "trio":
+        return ("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)})
+    return "asyncio"
+
+
+@pytest.fixture
+def virtual(anyio_backend: Any) -> bool:
+    return isinstance(anyio_backend, tuple)
+
+
+def close_to(actual: float, expected: float, virtual: bool) -> bool:
+    return abs(actual - expected) < (1e-6 if virtual else 0.08)
+
+
+class Recorder:
+    """Handlers that record what they see."""
+
+    def __init__(self, eio: engineio_sc.AsyncServer) -> None:
+        self.events: list[tuple[Any, ...]] = []
+        self.disconnected = anyio.Event()
+        eio.on("connect", self.connect)
+        eio.on("message", self.message)
+        eio.on("disconnect", self.disconnect)
+        self.eio = eio
+
+    def connect(self, sid: str, environ: dict[str, Any]) -> None:
+        self.events.append(("connect", sid))
+
+    async def message(self, sid: str, data: str | bytes) -> None:
+        self.events.append(("message", sid, data))
+        await self.eio.send(sid, data)
+
+    async def disconnect(self, sid: str, reason: str) -> None:
+        self.events.append(("disconnect", sid, reason))
+        self.disconnected.set()
+
+
+@pytest.fixture
+async def eio() -> AsyncIterator[engineio_sc.AsyncServer]:
+    server = engineio_sc.AsyncServer(ping_interval=PING, ping_timeout=TIMEOUT, close_timeout=0.5)
+    with anyio.fail_after(30):
+        async with server:
+            yield server
+    assert not server.running
+
+
+@pytest.fixture
+def client(eio: engineio_sc.AsyncServer) -> ASGIClient:
+    return ASGIClient(engineio_sc.ASGIApp(eio))
+
+
+async def test_handshake_open_packet(client: ASGIClient) -> None:
+    response = await client.get("EIO=4&transport=polling")
+    assert response.status == 200
+    assert response.headers["content-type"] == "text/plain; charset=UTF-8"
+    assert response.text.startswith("0")
+    info = json.loads(response.text[1:])
+    assert set(info) == {"sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload"}
+    assert info["upgrades"] == ["websocket"]
+    assert info["pingInterval"] == 200
+    assert info["pingTimeout"] == 100
+    assert info["maxPayload"] == 1_000_000
+    assert len(info["sid"]) == 20
+
+
+async def test_polling_echo_text_and_binary(
+    eio: engineio_sc.AsyncServer, client: ASGIClient
+) -> None:
+    recorder = Recorder(eio)
+    sid, _ = await client.handshake()
+    assert (await client.post(f"EIO=4&transport=polling&sid={sid}", "4héllo\x1ebAQID")).text == "ok"
+    await anyio.wait_all_tasks_blocked()
+    response = await client.get(f"EIO=4&transport=polling&sid={sid}")
+    assert response.packets == ["4héllo", "bAQID"]
+    assert recorder.events[1:] == [("message", sid, "héllo"), ("message", sid, b"\x01\x02\x03")]
+
+
+async def test_text_is_never_json_decoded(eio: engineio_sc.AsyncServer, client: ASGIClient) -> None:
+    recorder = Recorder(eio)
+    sid, _ = await client.handshake()
+    await client.post(f"EIO=4&transport=polling&sid={sid}", '4{"a":1}\x1e4123\x1e4true\x1e4')
+    await anyio.wait_all_tasks_blocked()
+    await client.get(f"EIO=4&transport=polling&sid={sid}")
+    assert [e[2] for e in recorder.events[1:]] == ['{"a":1}', "123", "true", ""]
+
+
+async def test_send_types(eio: engineio_sc.AsyncServer, client: ASGIClient) -> None:
+    sid, _ = await client.handshake()
+    await eio.send(sid, {"a": [1, 2]})
+    await eio.send(sid, [1, "x"])
+    await eio.send(sid, bytearray(b"\xff"))
+    with pytest.raises(TypeError):
+        await eio.send(sid, 1.5)  # type: ignore[arg-type]
+    response = await client.get(f"EIO=4&transport=polling&sid={sid}")
+    assert response.packets == ['4{"a":[1,2]}', '4[1,"x"]', "b/w=="]
+
+
+async def test_ping_sent_on_time_and_pong_keeps_session(client: ASGIClient, virtual: bool) -> None:
+    sid, _ = await client.handshake()
+    start = anyio.current_time()
+    for _ in range(3):
+        response = await client.get(f"EIO=4&transport=polling&sid={sid}")
+        assert response.packets == ["2"]
+        assert close_to(anyio.current_time() - start, PING, virtual)
+        assert (await client.post(f"EIO=4&transport=polling&sid={sid}", "3")).text == "ok"
+        start = anyio.current_time()
+
+
+async def test_ping_timeout_closes_on_time(
+    eio: engineio_sc.AsyncServer, client: ASGIClient, virtual: bool
+) -> None:
+    recorder = Recorder(eio)
+    sid, _ = await client.handshake()
+    start = anyio.current_time()
+    assert (await client.get(f"EIO=4&transport=polling&sid={sid}")).packets == ["2"]
+    await recorder.disconnected.wait()
+    assert close_to(anyio.current_time() - start, PING + TIMEOUT, virtual)
+    assert recorder.events[-1] == ("disconnect", sid, "ping timeout")
+    response = await client.get(f"EIO=4&transport=polling&sid={sid}")
+    assert response.status == 400
+    assert response.json() == {"code": 1, "message": "Session ID unknown"}
+
+
+async def test_pending_get_gets_close_on_ping_timeout(client: ASGIClient) -> None:
+    sid, _ = await client.handshake()
+    assert (await client.get(f"EIO=4&transport=polling&sid={sid}")).packets == ["2"]
+    assert (await client.get(f"EIO=4&transport=polling&sid={sid}")).packets == ["1"]
+
+
+@pytest.mark.parametrize(
+    ("query", "method", "status", "code"),
+    [
+        ("EIO=4", "GET", 400, 0),
+        ("EIO=4&transport=abc", "GET", 400, 0),
+        ("EIO=4&transport=polling&sid=nope", "GET", 400, 1),
+        ("EIO=4&transport=polling&sid=nope", "POST", 400, 1),
+        ("EIO=4&transport=polling", "POST", 400, 2),
+        ("EIO=4&transport=polling", "PUT", 400, 2),
+        ("EIO=4&transport=websocket", "GET", 400, 3),
+        ("EIO=3&transport=polling", "GET", 400, 5),
+        ("transport=polling", "GET", 400, 5),
+        ("EIO=abc&transport=polling", "GET", 400, 5),
+    ],
+)
+async def test_error_responses(
+    client: ASGIClient, query: str, method: str, status: int, code: int
+) -> None:
+    response = await client.request(method, query)
+    assert response.status == status
+    assert response.headers["content-type"] == "application/json"
+    messages = {
+        0: "Transport unknown",
+        1: "Session ID unknown",
+        2: "Bad handshake method",
+        3: "Bad request",
+        5: "Unsupported protocol version",
+    }
+    assert response.json() == {"code": code, "message": messages[code]}
+
+
+async def test_forbidden_by_allow_request() -> None:
+    async def allow(environ: dict[str, Any]) -> bool | str:
+        return "go away" if environ["HTTP_X_TOKEN"] == "bad" else True
+
+    server = engineio_sc.AsyncServer(allow_request=allow)
+    client = ASGIClient(engineio_sc.ASGIApp(server))
+    async with server:
+        bad = await client.get("EIO=4&transport=polling", headers=[("X-Token", "bad")])
+        assert bad.status == 403
+        assert bad.json() == {"code": 4, "message": "go away"}
+        good = await client.get("EIO=4&transport=polling", headers=[("X-Token", "ok")])
+        assert good.status == 200
+
+
+async def test_method_not_allowed_with_sid(client: ASGIClient) -> None:
+    sid, _ = await client.handshake()
+    response = await client.request("PUT", f"EIO=4&transport=polling&sid={sid}")
+    assert response.status == 405
+
+
+async def test_post_over_limit_is_413_and_keeps_session() -> None:
+    server = engineio_sc.AsyncServer(max_http_buffer_size=10)
+    client = ASGIClient(engineio_sc.ASGIApp(server))
+    async with server:
+        sid, info = await client.handshake()
+        assert info["maxPayload"] == 10
+        query = f"EIO=4&transport=polling&sid={sid}"
+        assert (await client.post(query, "4" + "x" * 10, chunks=4)).status == 413
+        assert (await client.post(query, "4" + "x" * 9)).status == 200
+        await server.disconnect(sid)
+
+
+async def test_bad_payload_delivers_good_packets_then_closes(
+    eio: engineio_sc.AsyncServer, client: ASGIClient
+) -> None:
+    recorder = Recorder(eio)
+    sid, _ = await client.handshake()
+    response = await client.post(f"EIO=4&transport=polling&sid={sid}", "4a\x1e4b\x1ex")
+    assert response.status == 400
+    await recorder.disconnected.wait()
+    assert recorder.events[1:] == [
+        ("message", sid, "a"),
+        ("message", sid, "b"),
+        ("disconnect", sid, "server disconnect"),
+    ]
+
+
+async def test_client_ping_is_an_error(eio: engineio_sc.AsyncServer, client: ASGIClient) -> None:
+    sid, _ = await client.handshake()
+    assert (await client.post(f"EIO=4&transport=polling&sid={sid}", "2")).status == 400
+    assert (await client.get(f"EIO=4&transport=polling&sid={sid}")).json()["code"] == 1
+
+
+async def test_concurrent_get_is_rejected_and_first_gets_close(
+    eio: engineio_sc.AsyncServer, client: ASGIClient
+) -> None:
+    recorder = Recorder(eio)
+    sid, _ = await client.handshake()
+    query = f"EIO=4&transport=polling&sid={sid}"
+    results: dict[str, Any] = {}
+
+    async def first() -> None:
+        results["first"] = await client.get(query)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(first)
+        await anyio.wait_all_tasks_blocked()
+        second = await client.get(query)
+    assert second.status == 400
+    assert second.body == b""
+    assert results["first"].packets == ["1"]
+    await recorder.disconnected.wait()
+    assert recorder.events[-1] == ("disconnect", sid, "transport error")
+    assert (await client.get(query)).json()["code"] == 1
+
+
+async def test_client_close_releases_pending_get_with_noop(
+    eio: engineio_sc.AsyncServer, client: ASGIClient
+) -> None:
+    recorder = Recorder(eio)
+    sid, _ = await client.handshake()
+    query = f"EIO=4&transport=polling&sid={sid}"
+    results: dict[str, Any] = {}
+
+    async def poll() -> None:
+        results["get"] = await client.get(query)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(poll)
+        await anyio.wait_all_tasks_blocked()
+        assert (await client.post(query, "1")).text == "ok"
+    assert results["get"].packets == ["6"]
+    await recorder.disconnected.wait()
+    assert recorder.events[-1] == ("disconnect", sid, "client disconnect")
+    assert (await client.get(query)).json()["code"] == 1
+
+
+async def test_server_disconnect_delivers_queue_then_close(
+    eio: engineio_sc.AsyncServer, client: ASGIClient
+) -> None:
+    recorder = Recorder(eio)
+    sid, _ = await client.handshake()
+    query = f"EIO=4&transport=polling&sid={sid}"
+    await eio.send(sid, "last words")
+    with anyio.fail_after(0.05):  # returns promptly: the client is not polling
+        await eio.disconnect(sid)
+    with pytest.raises(SocketIsClosedError):
+        await eio.send(sid, "too late")
+    assert (await client.get(query)).packets == ["4last words", "1"]
+    await recorder.disconnected.wait()
+    assert recorder.events[-1] == ("disconnect", sid, "server disconnect")
+    assert (await client.get(query)).json()["code"] == 1
+
+
+async def test_disconnect_of_absent_polling_client_returns_and_expires(
+    eio: engineio_sc.AsyncServer, client: ASGIClient
+) -> None:
+    recorder = Recorder(eio)
+    sid, _ = await client.handshake()
+    session = eio._sessions[sid]
+    await eio.disconnect(sid)
+    await recorder.disconnected.wait()
+    with anyio.fail_after(5):
+        await session.done.wait()
+    assert sid not in eio._sessions
+    assert (await client.get(f"EIO=4&transport=polling&sid={sid}")).json()["code"] == 1
+
+
+async def test_dropped_poll_loses_nothing(eio: engineio_sc.AsyncServer, client: ASGIClient) -> None:
+    sid, _ = await client.handshake()
+    query = f"EIO=4&transport=polling&sid={sid}"
+    exchange = HTTPExchange()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lambda: client.get(query, exchange=exchange))
+        await anyio.wait_all_tasks_blocked()
+        exchange.disconnect()
+    await eio.send(sid, "kept")
+    assert (await client.get(query)).packets == ["4kept"]
+
+
+async def test_connect_handler_sends_are_in_handshake(eio: engineio_sc.AsyncServer) -> None:
+    client = ASGIClient(engineio_sc.ASGIApp(eio))
+
+    @eio.on("connect")
+    async def connect(sid: str, environ: dict[str, Any]) -> None:
+        assert environ["REMOTE_ADDR"] == "127.0.0.9"
+        assert environ["QUERY_STRING"] == "EIO=4&transport=polling"
+        assert environ["asgi.scope"]["type"] == "http"
+        await eio.send(sid, "welcome")
+
+    response = await client.get("EIO=4&transport=polling")
+    assert response.packets[1:] == ["4welcome"]
+
+
+@pytest.mark.parametrize(
+    ("verdict", "body"),
+    [(False, "Unauthorized"), ({"no": 1}, {"no": 1}), ("nope", "nope"), (0, "Unauthorized")],
+)
+async def test_connect_refusal_is_401(
+    eio: engineio_sc.AsyncServer, verdict: Any, body: Any
+) -> None:
+    client = ASGIClient(engineio_sc.ASGIApp(eio))
+    seen: list[str] = []
+    eio.on("connect", lambda sid, environ: verdict)
+    eio.on("disconnect", lambda sid: seen.append(sid))
+    response = await client.get("EIO=4&transport=polling")
+    assert response.status == 401
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == body
+    await anyio.wait_all_tasks_blocked()
+    assert seen == []
+    assert eio._sessions == {}
+
+
+async def test_connect_handler_exception_is_401(eio: engineio_sc.AsyncServer) -> None:
+    client = ASGIClient(engineio_sc.ASGIApp(eio))
+
+    @eio.on("connect")
+    def connect(sid: str, environ: dict[str, Any]) -> None:
+        raise RuntimeError("boom")
+
+    response = await client.get("EIO=4&transport=polling")
+    assert (response.status, response.json()) == (401, "Unauthorized")
+
+
+async def test_one_argument_disconnect_handler(
+    eio: engineio_sc.AsyncServer, client: ASGIClient
+) -> None:
+    seen = anyio.Event()
+    sids: list[str] = []
+
+    @eio.on("disconnect")
+    def disconnect(sid: str) -> None:
+        sids.append(sid)
+        seen.set()
+
+    sid, _ = await client.handshake()
+    await client.post(f"EIO=4&transport=polling&sid={sid}", "1")
+    await seen.wait()
+    assert sids == [sid]
+
+
+async def test_invalid_event_name(eio: engineio_sc.AsyncServer) -> None:
+    with pytest.raises(ValueError, match="Invalid event"):
+        eio.on("connected", lambda: None)  # type: ignore[call-overload]
+
+
+async def test_sessions(eio: engineio_sc.AsyncServer, client: ASGIClient) -> None:
+    sid, _ = await client.handshake()
+    assert await eio.get_session(sid) == {}
+    await eio.save_session(sid, {"a": 1})
+    async with eio.session(sid) as session:
+        session["b"] = 2
+    assert await eio.get_session(sid) == {"a": 1, "b": 2}
+    assert eio.transport(sid) == "polling"
+    with pytest.raises(KeyError):
+        await eio.get_session("nope")
+    with pytest.raises(KeyError):
+        eio.transport("nope")
+    with pytest.raises(SocketIsClosedError):
+        await eio.send("nope", "x")
+
+
+async def test_messages_handled_in_order(client: ASGIClient, eio: engineio_sc.AsyncServer) -> None:
+    seen: list[str] = []
+    all_seen = anyio.Event()
+
+    @eio.on("message")
+    async def message(sid: str, data: str) -> None:
+        await anyio.sleep(0.01 if int(data) % 2 else 0)
+        seen.append(data)
+        if len(seen) == 20:
+            all_seen.set()
+
+    sid, _ = await client.handshake()
+    await client.post(f"EIO=4&transport=polling&sid={sid}", "\x1e".join(f"4{i}" for i in range(20)))
+    with anyio.fail_after(5):
+        await all_seen.wait()
+    assert seen == [str(i) for i in range(20)]
+
+
+async def test_websocket_session(eio: engineio_sc.AsyncServer, client: ASGIClient) -> None:
+    recorder = Recorder(eio)
+    async with client.websocket("EIO=4&transport=websocket") as ws:
+        opening = await ws.receive()
+        assert isinstance(opening, str)
+        assert opening.startswith("0")
+        info = json.loads(opening[1:])
+        assert info["upgrades"] == []
+        assert eio.transport(info["sid"]) == "websocket"
+        await ws.send("4hello")
+        assert await ws.receive() == "4hello"
+        await ws.send(b"\x00\x01")
+        assert await ws.receive() == b"\x00\x01"
+        assert await ws.receive() == "2"
+        await ws.send("3")
+    await recorder.disconnected.wait()
+    assert recorder.events[-1] == ("disconnect", info["sid"], "transport close")
+
+
+async def test_websocket_ping_timeout(
+    eio: engineio_sc.AsyncServer, client: ASGIClient, virtual: bool
+) -> None:
+    recorder = Recorder(eio)
+    async with client.websocket("EIO=4&transport=websocket") as ws:
+        await ws.receive()
+        start = anyio.current_time()
+        assert await ws.receive() == "2"
+        assert await ws.receive() is None  # closed by the server
+        assert close_to(anyio.current_time() - start, PING + TIMEOUT, virtual)
+    assert recorder.events[-1][2] == "ping timeout"
+
+
+async def test_websocket_server_disconnect_flushes_then_closes(
+    eio: engineio_sc.AsyncServer, client: ASGIClient
+) -> None:
+    recorder = Recorder(eio)
+    async with client.websocket("EIO=4&transport=websocket") as ws:
+        sid = json.loads(str(await ws.receive())[1:])["sid"]
+        await eio.send(sid, "bye")
+        await eio.disconnect(sid)
+        assert await ws.receive() == "4bye"
+        assert await ws.receive() is None
+        assert ws.close_code == 1000
+    await recorder.disconnected.wait()
+    assert recorder.events[-1] == ("disconnect", sid, "server disconnect")
+
+
+async def test_websocket_frame_over_limit_closes_1009() -> None:
+    server = engineio_sc.AsyncServer(max_http_buffer_size=8)
+    client = ASGIClient(engineio_sc.ASGIApp(server))
+    async with server, client.websocket("EIO=4&transport=websocket") as ws:
+        await ws.receive()
+        await ws.send("4" + "é" * 4)  # 9 bytes in UTF-8, 5 characters
+        assert await ws.receive() is None
+        assert ws.close_code == 1009
+
+
+async def test_websocket_bad_frame_closes_session(
+    eio: engineio_sc.AsyncServer, client: ASGIClient
+) -> None:
+    recorder = Recorder(eio)
+    async with client.websocket("EIO=4&transport=websocket") as ws:
+        await ws.receive()
+        await ws.send("x")
+        assert await ws.receive() is None
+    await recorder.disconnected.wait()
+    assert recorder.events[-1][2] == "transport error"
+
+
+async def test_upgrade(eio: engineio_sc.AsyncServer, client: ASGIClient) -> None:
+    Recorder(eio)
+    sid, _ = await client.handshake()
+    query = f"EIO=4&transport=polling&sid={sid}"
+    results: dict[str, Any] = {}
+
+    async def poll() -> None:
+        results["get"] = await client.get(query)
+
+    async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as ws:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(poll)
+            await anyio.wait_all_tasks_blocked()
+            await ws.send("2probe")
+            assert await ws.receive() == "3probe"
+        assert results["get"].packets == ["6"]
+        await eio.send(sid, "queued during upgrade")
+        assert (await client.get(query)).packets == ["6"]
+        await ws.send("5")
+        assert await ws.receive() == "4queued during upgrade"
+        assert eio.transport(sid) == "websocket"
+        response = await client.get(query)
+        assert (response.status, response.json()["code"]) == (400, 3)
+        async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as second:
+            assert await second.receive() is None
+        await ws.send("4after")
+        assert await ws.receive() == "4after"
+
+
+async def test_failed_upgrade_stays_on_polling(
+    eio: engineio_sc.AsyncServer, client: ASGIClient
+) -> None:
+    sid, _ = await client.handshake()
+    async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as ws:
+        await ws.send("2probe")
+        assert await ws.receive() == "3probe"
+        await ws.send("4not an upgrade")
+        assert await ws.receive() is None
+    await eio.send(sid, "still polling")
+    response = await client.get(f"EIO=4&transport=polling&sid={sid}")
+    assert response.packets == ["4still polling"]
+
+
+async def test_upgrades_disabled() -> None:
+    server = engineio_sc.AsyncServer(allow_upgrades=False)
+    client = ASGIClient(engineio_sc.ASGIApp(server))
+    async with server:
+        sid, info = await client.handshake()
+        assert info["upgrades"] == []
+        async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as ws:
+            assert await ws.receive() is None
+            assert ws.denied is not None
+            assert ws.denied[0] == 400
+
+
+async def test_websocket_errors_are_denied_with_json(client: ASGIClient) -> None:
+    async with client.websocket("EIO=4&transport=websocket&sid=nope") as ws:
+        assert await ws.receive() is None
+        assert ws.denied is not None
+        assert ws.denied[0] == 400
+        assert json.loads(ws.denied[1]) == {"code": 1, "message": "Session ID unknown"}
+
+
+async def test_websocket_connect_refused(eio: engineio_sc.AsyncServer, client: ASGIClient) -> None:
+    eio.on("connect", lambda sid, environ: False)
+    async with client.websocket("EIO=4&transport=websocket") as ws:
+        assert await ws.receive() is None
+        assert ws.denied == (401, b'"Unauthorized"')
+
+
+async def test_transports_option() -> None:
+    server = engineio_sc.AsyncServer(transports=["websocket"])
+    client = ASGIClient(engineio_sc.ASGIApp(server))
+    async with server:
+        assert (await client.get("EIO=4&transport=polling")).json()["code"] == 0
+        async with client.websocket("EIO=4&transport=websocket") as ws:
+            assert str(await ws.receive()).startswith("0")
+
+
+async def test_shutdown_closes_everything(client: ASGIClient) -> None:
+    server = engineio_sc.AsyncServer(ping_interval=PING, ping_timeout=TIMEOUT, close_timeout=0.5)
+    client = ASGIClient(engineio_sc.ASGIApp(server))
+    recorder = Recorder(server)
+    never = anyio.Event()
+    async with server:
+        sid, _ = await client.handshake()
+        task = server.start_background_task(never.wait)
+        async with client.websocket("EIO=4&transport=websocket") as ws:
+            await ws.receive()
+            await server.send(sid, "queued")
+            with anyio.fail_after(5):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(server.shutdown)
+                    assert await ws.receive() is None
+                    response = await client.get(f"EIO=4&transport=polling&sid={sid}")
+                    assert response.packets == ["4queued", "1"]
+        assert not server.running
+        assert task.done()
+        assert task.cancelled()
+    reasons = sorted(e[2] for e in recorder.events if e[0] == "disconnect")
+    assert reasons == ["server disconnect", "server disconnect"]
+
+
+async def test_background_task_result_and_error(eio: engineio_sc.AsyncServer) -> None:
+    async def add(a: int, b: int) -> int:
+        await eio.sleep(0.01)
+        return a + b
+
+    def fail() -> None:
+        raise ValueError("x")
+
+    assert await eio.start_background_task(add, 1, b=2) == 3
+    with pytest.raises(ValueError, match="x"):
+        await eio.start_background_task(fail)
+    slow = eio.start_background_task(anyio.sleep_forever)
+    slow.cancel()
+    await slow.wait()
+    assert slow.cancelled()
+
+
+async def test_background_task_needs_running_server() -> None:
+    with pytest.raises(RuntimeError, match="not running"):
+        engineio_sc.AsyncServer().start_background_task(anyio.sleep, 1)
+
+
+async def test_first_request_hosts_the_group_without_lifespan() -> None:
+    server = engineio_sc.AsyncServer()
+    async with anyio.create_task_group() as host:
+        client = ASGIClient(engineio_sc.ASGIApp(server), host=host)
+        assert not server.running
+        first = await client.get("EIO=4&transport=polling")
+        assert first.status == 200
+        assert server.running
+        sid: str = (await client.handshake())[0]
+        await server.shutdown()
+    assert not server.running
+    assert sid not in server._sessions
+
+
+async def test_lifespan_opens_and_closes_the_server() -> None:
+    server = engineio_sc.AsyncServer()
+    events: list[str] = []
+
+    async def other(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        assert scope["type"] == "lifespan"
+        while True:
+            message = await receive()
+            events.append(message["type"])
+            await send({"type": message["type"] + ".complete"})
+            if message["type"] == "lifespan.shutdown":
+                return
+
+    app = engineio_sc.ASGIApp(
+        server,
+        other,
+        on_startup=lambda: events.append("hook up"),
+        on_shutdown=lambda: events.append("hook down"),
+    )
+    to_app = anyio.create_memory_object_stream[dict[str, Any]](5)
+    from_app = anyio.create_memory_object_stream[dict[str, Any]](5)
+    async with to_app[0], to_app[1], from_app[0], from_app[1], anyio.create_task_group() as tg:
+        tg.start_soon(app, {"type": "lifespan"}, to_app[1].receive, from_app[0].send)
+        await to_app[0].send({"type": "lifespan.startup"})
+        assert (await from_app[1].receive())["type"] == "lifespan.startup.complete"
+        assert server.running
+        await to_app[0].send({"type": "lifespan.shutdown"})
+        assert (await from_app[1].receive())["type"] == "lifespan.shutdown.complete"
+    assert not server.running
+    assert events == ["lifespan.startup", "hook up", "hook down", "lifespan.shutdown"]
