@@ -391,11 +391,25 @@ class AsyncServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        with anyio.CancelScope(shield=True):
-            await self.shutdown()
         outer, self._outer = self._outer, None
         assert outer is not None
+        try:
+            with anyio.CancelScope(shield=True):
+                await self.shutdown()
+        except BaseException as error:
+            # Cancelled from outside the shield (asyncio's native cancellation
+            # pierces it): end what is left at once, then leave the group.
+            self._abort()
+            await outer.__aexit__(type(error), error, error.__traceback__)
+            raise
         return await outer.__aexit__(exc_type, exc, tb)
+
+    def _abort(self) -> None:
+        self._accepting = False
+        if self._stop is not None:
+            self._stop.set()
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
 
     async def _run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         assert self._stop is not None
@@ -428,7 +442,7 @@ class AsyncServer:
         sessions = list(self._sessions.values())
         for session in sessions:
             session.close(DisconnectReason.SERVER_DISCONNECT)
-        with anyio.move_on_after(2 * self.options.close_timeout):
+        with anyio.move_on_after(self.options.close_timeout):
             for session in sessions:
                 await session.done.wait()
         self._stop.set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -96,7 +97,8 @@ class ASGIApp:
             return True
         return (str(scope.get("path", "")) + "/").startswith(self.engineio_path)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """The ASGI entry point (typed loosely so every server's typing accepts it)."""
         kind = scope["type"]
         if kind == "lifespan":
             await self._lifespan(scope, receive, send)
@@ -130,7 +132,9 @@ class ASGIApp:
     ) -> None:
         phase = "startup"
         try:
-            async with self.engineio_server:
+            async with contextlib.AsyncExitStack() as stack:
+                if not self.engineio_server.running:  # else the program's own `async with` owns it
+                    await stack.enter_async_context(self.engineio_server)
                 failure = await relay.step(message) if relay else None
                 if failure is not None:
                     await send({"type": "lifespan.startup.failed", "message": failure})

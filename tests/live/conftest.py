@@ -1,0 +1,83 @@
+"""Real servers on loopback ports: Hypercorn (trio and asyncio workers) and uvicorn."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import anyio
+import hypercorn.asyncio
+import hypercorn.trio
+import pytest
+import uvicorn
+from hypercorn.config import Config
+
+SERVERS = [("hypercorn", "trio"), ("hypercorn", "asyncio"), ("uvicorn", "asyncio")]
+
+Serve = Callable[[Any], AbstractAsyncContextManager[str]]
+
+
+@pytest.fixture(params=SERVERS, ids=["hypercorn-trio", "hypercorn-asyncio", "uvicorn"])
+def server_kind(request: pytest.FixtureRequest) -> tuple[str, str]:
+    name, backend = request.param
+    return name, backend
+
+
+@pytest.fixture
+def anyio_backend(server_kind: tuple[str, str]) -> str:
+    return server_kind[1]
+
+
+def _listening_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+@asynccontextmanager
+async def _hypercorn(app: Any, backend: str, sock: socket.socket) -> AsyncIterator[None]:
+    config = Config()
+    config.bind = [f"fd://{sock.detach()}"]  # Hypercorn owns (and closes) the socket
+    config.graceful_timeout = 2
+    config.accesslog = None
+    stop = anyio.Event()
+    serve = hypercorn.trio.serve if backend == "trio" else hypercorn.asyncio.serve
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lambda: serve(app, config, shutdown_trigger=stop.wait))
+        try:
+            yield
+        finally:
+            stop.set()
+
+
+@asynccontextmanager
+async def _uvicorn(app: Any, sock: socket.socket) -> AsyncIterator[None]:
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lambda: server.serve(sockets=[sock]))
+        try:
+            yield
+        finally:
+            server.should_exit = True
+
+
+@pytest.fixture
+def serve(server_kind: tuple[str, str]) -> Serve:
+    """``async with serve(app) as url:`` runs ``app`` on a real server on loopback."""
+
+    @asynccontextmanager
+    async def run(app: Any) -> AsyncIterator[str]:
+        sock = _listening_socket()
+        port = sock.getsockname()[1]
+        with anyio.fail_after(30), sock:
+            name, backend = server_kind
+            server = _hypercorn(app, backend, sock) if name == "hypercorn" else _uvicorn(app, sock)
+            async with server:
+                yield f"http://127.0.0.1:{port}"
+
+    return run

@@ -1,0 +1,263 @@
+"""The server behind real Hypercorn (trio and asyncio workers) and uvicorn, with real clients."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+import engineio_sc
+
+from .conftest import Serve
+from .wsclient import Rejected, connect
+
+pytestmark = pytest.mark.anyio
+
+PING, TIMEOUT = 0.3, 0.2
+
+
+class Echo:
+    """An echo server that records its events."""
+
+    def __init__(self, **options: Any) -> None:
+        options.setdefault("ping_interval", PING)
+        options.setdefault("ping_timeout", TIMEOUT)
+        options.setdefault("close_timeout", 0.5)
+        self.eio = engineio_sc.AsyncServer(**options)
+        self.app = engineio_sc.ASGIApp(self.eio)
+        self.disconnects: list[tuple[str, str]] = []
+        self.disconnected = anyio.Event()
+        self.connected: list[dict[str, Any]] = []
+
+        @self.eio.on("connect")
+        def connect(sid: str, environ: dict[str, Any]) -> None:
+            self.connected.append(environ)
+
+        @self.eio.on("message")
+        async def message(sid: str, data: str | bytes) -> None:
+            if data == "disconnect me":
+                await self.eio.disconnect(sid)
+            else:
+                await self.eio.send(sid, data)
+
+        @self.eio.on("disconnect")
+        def disconnect(sid: str, reason: str) -> None:
+            self.disconnects.append((sid, reason))
+            self.disconnected.set()
+
+
+@asynccontextmanager
+async def running(serve: Serve, echo: Echo) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
+    async with serve(echo.app) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        yield url, http
+
+
+async def handshake(http: httpx.AsyncClient) -> str:
+    response = await http.get("/engine.io/", params={"EIO": "4", "transport": "polling"})
+    assert response.status_code == 200
+    info = json.loads(response.text[1:])
+    return str(info["sid"])
+
+
+def polling(sid: str) -> dict[str, str]:
+    return {"EIO": "4", "transport": "polling", "sid": sid}
+
+
+async def test_handshake_and_polling_echo(serve: Serve) -> None:
+    echo = Echo()
+    async with running(serve, echo) as (_, http):
+        response = await http.get("/engine.io/", params={"EIO": "4", "transport": "polling"})
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/plain; charset=UTF-8"
+        info = json.loads(response.text[1:])
+        assert info["upgrades"] == ["websocket"]
+        assert (info["pingInterval"], info["pingTimeout"]) == (300, 200)
+        sid = info["sid"]
+        post = await http.post("/engine.io/", params=polling(sid), content="4héllo\x1ebAP8=")
+        assert (post.status_code, post.text) == (200, "ok")
+        received: list[str] = []
+        while len(received) < 2:
+            received += (await http.get("/engine.io/", params=polling(sid))).text.split("\x1e")
+        assert received == ["4héllo", "bAP8="]
+        assert echo.connected[0]["REMOTE_ADDR"] == "127.0.0.1"
+        assert echo.connected[0]["wsgi.url_scheme"] == "http"
+
+
+async def test_websocket_echo_text_and_binary(serve: Serve) -> None:
+    echo = Echo()
+    async with running(serve, echo) as (url, _):
+        ws_url = url.replace("http", "ws") + "/engine.io/?EIO=4&transport=websocket"
+        async with connect(ws_url) as ws:
+            opening = await ws.receive()
+            assert isinstance(opening, str)
+            assert json.loads(opening[1:])["upgrades"] == []
+            await ws.send("4héllo")
+            assert await ws.receive() == "4héllo"
+            await ws.send(b"\x00\xff")
+            assert await ws.receive() == b"\x00\xff"
+        with anyio.fail_after(5):
+            await echo.disconnected.wait()
+        assert echo.disconnects[0][1] == "transport close"
+
+
+async def test_upgrade(serve: Serve) -> None:
+    echo = Echo()
+    async with running(serve, echo) as (url, http):
+        sid = await handshake(http)
+        ws_url = url.replace("http", "ws") + f"/engine.io/?EIO=4&transport=websocket&sid={sid}"
+        async with connect(ws_url) as ws, anyio.create_task_group() as tg:
+            pending: list[str] = []
+
+            async def poll() -> None:
+                pending.append((await http.get("/engine.io/", params=polling(sid))).text)
+
+            tg.start_soon(poll)
+            await ws.send("2probe")
+            assert await ws.receive() == "3probe"
+            with anyio.fail_after(5):
+                while not pending:  # noqa: ASYNC110 - the GET is in flight over the network
+                    await anyio.sleep(0.01)
+            assert pending == ["6"]
+            await ws.send("5")
+            await ws.send(b"\x01")
+            assert await ws.receive() == b"\x01"
+            mismatch = await http.get("/engine.io/", params=polling(sid))
+            assert mismatch.status_code == 400
+            assert mismatch.json() == {"code": 3, "message": "Bad request"}
+
+
+async def test_server_disconnect_on_polling(serve: Serve) -> None:
+    echo = Echo()
+    async with running(serve, echo) as (_, http):
+        sid = await handshake(http)
+        await http.post("/engine.io/", params=polling(sid), content="4disconnect me")
+        packets: list[str] = []
+        while "1" not in packets:
+            packets += (await http.get("/engine.io/", params=polling(sid))).text.split("\x1e")
+        with anyio.fail_after(5):
+            await echo.disconnected.wait()
+        assert echo.disconnects == [(sid, "server disconnect")]
+        after = await http.get("/engine.io/", params=polling(sid))
+        assert (after.status_code, after.json()["code"]) == (400, 1)
+
+
+async def test_server_disconnect_on_websocket(serve: Serve) -> None:
+    echo = Echo()
+    async with running(serve, echo) as (url, _):
+        async with connect(
+            url.replace("http", "ws") + "/engine.io/?EIO=4&transport=websocket"
+        ) as ws:
+            await ws.receive()
+            await ws.send("4before")
+            await ws.send("4disconnect me")
+            assert await ws.receive() == "4before"
+            assert await ws.receive() is None
+            assert ws.close_code == 1000
+        with anyio.fail_after(5):
+            await echo.disconnected.wait()
+        assert echo.disconnects[0][1] == "server disconnect"
+
+
+async def test_client_close_on_polling(serve: Serve) -> None:
+    echo = Echo()
+    async with running(serve, echo) as (_, http):
+        sid = await handshake(http)
+        assert (await http.post("/engine.io/", params=polling(sid), content="1")).text == "ok"
+        with anyio.fail_after(5):
+            await echo.disconnected.wait()
+        assert echo.disconnects == [(sid, "client disconnect")]
+
+
+async def test_ping_timeout_on_polling_and_websocket(serve: Serve) -> None:
+    echo = Echo()
+    async with running(serve, echo) as (url, http):
+        sid = await handshake(http)
+        async with connect(
+            url.replace("http", "ws") + "/engine.io/?EIO=4&transport=websocket"
+        ) as ws:
+            await ws.receive()
+            start = anyio.current_time()
+            assert await ws.receive() == "2"
+            assert await ws.receive() is None
+            elapsed = anyio.current_time() - start
+        assert PING + TIMEOUT - 0.05 < elapsed < PING + TIMEOUT + 0.3
+        with anyio.fail_after(5):
+            while len(echo.disconnects) < 2:  # noqa: ASYNC110 - two sessions time out
+                await anyio.sleep(0.02)
+        assert [reason for _, reason in echo.disconnects] == ["ping timeout", "ping timeout"]
+        gone = await http.get("/engine.io/", params=polling(sid))
+        assert (gone.status_code, gone.json()["code"]) == (400, 1)
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "status", "code"),
+    [
+        ("GET", {"EIO": "4"}, 400, 0),
+        ("GET", {"EIO": "4", "transport": "polling", "sid": "unknown"}, 400, 1),
+        ("POST", {"EIO": "4", "transport": "polling"}, 400, 2),
+        ("GET", {"EIO": "4", "transport": "websocket"}, 400, 3),
+        ("GET", {"EIO": "3", "transport": "polling"}, 400, 5),
+    ],
+)
+async def test_error_responses(
+    serve: Serve, method: str, params: dict[str, str], status: int, code: int
+) -> None:
+    async with running(serve, Echo()) as (_, http):
+        response = await http.request(method, "/engine.io/", params=params)
+        assert response.status_code == status
+        assert response.headers["content-type"] == "application/json"
+        assert response.json()["code"] == code
+
+
+async def test_forbidden_and_oversized_post(serve: Serve) -> None:
+    echo = Echo(allow_request=lambda environ: "HTTP_X_DENY" not in environ, max_http_buffer_size=50)
+    async with running(serve, echo) as (_, http):
+        denied = await http.get(
+            "/engine.io/", params={"EIO": "4", "transport": "polling"}, headers={"X-Deny": "1"}
+        )
+        assert (denied.status_code, denied.json()) == (403, {"code": 4, "message": "Forbidden"})
+        sid = await handshake(http)
+
+        too_big = await http.post("/engine.io/", params=polling(sid), content="4" + "x" * 50)
+        assert too_big.status_code == 413
+        fits = await http.post("/engine.io/", params=polling(sid), content="4" + "x" * 49)
+        assert fits.status_code == 200
+
+
+async def test_websocket_errors(serve: Serve) -> None:
+    async with running(serve, Echo(max_http_buffer_size=10)) as (url, _):
+        base = url.replace("http", "ws") + "/engine.io/?EIO=4&transport=websocket"
+        with pytest.raises(Rejected) as rejected:
+            async with connect(base + "&sid=unknown"):
+                pass
+        assert rejected.value.status == 400
+        assert json.loads(rejected.value.body) == {"code": 1, "message": "Session ID unknown"}
+        async with connect(base) as ws:
+            await ws.receive()
+            await ws.send("4" + "x" * 10)
+            assert await ws.receive() is None
+            assert ws.close_code == 1009
+
+
+async def test_concurrent_get_rejected(serve: Serve) -> None:
+    echo = Echo(ping_interval=5, ping_timeout=5)
+    async with running(serve, echo) as (_, http):
+        sid = await handshake(http)
+        results: list[httpx.Response] = []
+        async with anyio.create_task_group() as tg:
+
+            async def first() -> None:
+                results.append(await http.get("/engine.io/", params=polling(sid)))
+
+            tg.start_soon(first)
+            with anyio.fail_after(5):
+                while sid not in echo.eio._sessions or echo.eio._sessions[sid]._poll is None:  # noqa: ASYNC110
+                    await anyio.sleep(0.01)
+            second = await http.get("/engine.io/", params=polling(sid))
+        assert (second.status_code, second.text) == (400, "")
+        assert (results[0].status_code, results[0].text) == (200, "1")
