@@ -64,6 +64,8 @@ class HTTPExchange:
     """One request in flight; ``disconnect()`` makes the client go away."""
 
     gone: anyio.Event = field(default_factory=anyio.Event)
+    body_sent: anyio.Event | None = None
+    """When set, the last part of the body waits for this event."""
 
     def disconnect(self) -> None:
         self.gone.set()
@@ -105,6 +107,8 @@ class ASGIClient:
 
         async def receive() -> Message:
             if parts:
+                if len(parts) == 1 and exchange.body_sent is not None:
+                    await exchange.body_sent.wait()
                 part = parts.pop(0)
                 return {"type": "http.request", "body": part, "more_body": bool(parts)}
             await exchange.gone.wait()

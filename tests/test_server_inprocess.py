@@ -662,3 +662,89 @@ async def test_lifespan_opens_and_closes_the_server() -> None:
         assert (await from_app[1].receive())["type"] == "lifespan.shutdown.complete"
     assert not server.running
     assert events == ["lifespan.startup", "hook up", "hook down", "lifespan.shutdown"]
+
+
+async def test_concurrent_post_is_rejected(eio: engineio_sc.AsyncServer, client: ASGIClient) -> None:
+    recorder = Recorder(eio)
+    sid, _ = await client.handshake()
+    query = f"EIO=4&transport=polling&sid={sid}"
+    slow = HTTPExchange(body_sent=anyio.Event())
+    results: dict[str, Any] = {}
+
+    async def first() -> None:
+        results["first"] = await client.post(query, "4a\x1e4b", chunks=2, exchange=slow)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(first)
+        await anyio.wait_all_tasks_blocked()
+        second = await client.post(query, "4c")
+        assert (second.status, second.body) == (400, b"")
+        assert slow.body_sent is not None
+        slow.body_sent.set()
+    await recorder.disconnected.wait()
+    assert recorder.events[-1] == ("disconnect", sid, "transport error")
+    assert (await client.get(query)).json()["code"] == 1
+
+
+async def test_upgrade_timeout_keeps_polling() -> None:
+    server = engineio_sc.AsyncServer(upgrade_timeout=0.3, ping_interval=5, ping_timeout=5)
+    client = ASGIClient(engineio_sc.ASGIApp(server))
+    async with server:
+        sid, _ = await client.handshake()
+        async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as ws:
+            start = anyio.current_time()
+            assert await ws.receive() is None
+            assert anyio.current_time() - start >= 0.3
+        assert server.transport(sid) == "polling"
+        await server.send(sid, "still here")
+        response = await client.get(f"EIO=4&transport=polling&sid={sid}")
+        assert response.packets == ["4still here"]
+
+
+async def test_disconnect_all_with_no_sessions(eio: engineio_sc.AsyncServer) -> None:
+    await eio.disconnect()
+
+
+def _running_tasks() -> int:
+    try:
+        import trio
+
+        root = trio.lowlevel.current_root_task()
+    except RuntimeError:
+        import asyncio
+
+        return len(asyncio.all_tasks())
+
+    def count(task: Any) -> int:
+        return 1 + sum(count(t) for nursery in task.child_nurseries for t in nursery.child_tasks)
+
+    assert root is not None
+    return count(root)
+
+
+async def test_no_task_left_after_shutdown() -> None:
+    baseline = _running_tasks()
+    server = engineio_sc.AsyncServer(ping_interval=PING, ping_timeout=TIMEOUT, close_timeout=0.3)
+    started = anyio.Event()
+
+    @server.on("message")
+    async def message(sid: str, data: str | bytes) -> None:
+        started.set()
+        await anyio.sleep_forever()  # a handler still running at shutdown
+
+    async with anyio.create_task_group() as host:
+        client = ASGIClient(engineio_sc.ASGIApp(server), host=host)
+        async with server:
+            sid, _ = await client.handshake()
+            pending = [await client.handshake() for _ in range(3)]
+            host.start_soon(client.get, f"EIO=4&transport=polling&sid={pending[0][0]}")
+            await client.post(f"EIO=4&transport=polling&sid={sid}", "4block")
+            await started.wait()
+            server.start_background_task(anyio.sleep_forever)
+            async with client.websocket("EIO=4&transport=websocket") as ws:
+                await ws.receive()
+                with anyio.fail_after(5):
+                    await server.shutdown()
+                assert await ws.receive() is None
+        assert server._sessions == {}
+    assert _running_tasks() == baseline

@@ -19,7 +19,7 @@ SERVERS = [("hypercorn", "trio"), ("hypercorn", "asyncio"), ("uvicorn", "asyncio
 Serve = Callable[[Any], AbstractAsyncContextManager[str]]
 
 
-@pytest.fixture(params=SERVERS, ids=["hypercorn-trio", "hypercorn-asyncio", "uvicorn"])
+@pytest.fixture(params=SERVERS, ids=["hypercorn-trio", "hypercorn-asyncio", "uvicorn-asyncio"])
 def server_kind(request: pytest.FixtureRequest) -> tuple[str, str]:
     name, backend = request.param
     return name, backend
