@@ -664,7 +664,9 @@ async def test_lifespan_opens_and_closes_the_server() -> None:
     assert events == ["lifespan.startup", "hook up", "hook down", "lifespan.shutdown"]
 
 
-async def test_concurrent_post_is_rejected(eio: engineio_sc.AsyncServer, client: ASGIClient) -> None:
+async def test_concurrent_post_is_rejected(
+    eio: engineio_sc.AsyncServer, client: ASGIClient
+) -> None:
     recorder = Recorder(eio)
     sid, _ = await client.handshake()
     query = f"EIO=4&transport=polling&sid={sid}"

@@ -1,0 +1,1 @@
+"""Interop tier: the example echo server as a real subprocess, driven by official clients."""
