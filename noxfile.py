@@ -27,8 +27,8 @@ def tests(session: nox.Session, backend: str) -> None:
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     _install(session, "lint")
-    session.run("ruff", "check", "src", "tests", "examples", "benchmarks")
-    session.run("ruff", "format", "--check", "src", "tests", "examples", "benchmarks")
+    session.run("ruff", "check", "src", "tests", "examples")
+    session.run("ruff", "format", "--check", "src", "tests", "examples")
 
 
 @nox.session(python=PYTHON)

@@ -43,6 +43,7 @@ def request_from_scope(scope: Scope) -> HTTPRequest:
         query=query,
         headers=headers,
         environ=partial(asgi_environ, dict(scope)),
+        scheme="https" if scope.get("scheme") in ("https", "wss") else "http",
     )
 
 

@@ -36,13 +36,15 @@ class HTTPRequest:
         query: the query parameters (first value of each).
         headers: the request headers, names in lower case, repeats joined by ``,``.
         environ: builds the python-engineio-compatible environ (called at most
-            once, for the connect handler).
+            once per request, for the handlers that take one).
+        scheme: ``http`` or ``https``, as the client reached the server.
     """
 
     method: str
     query: Mapping[str, str]
     headers: Mapping[str, str]
     environ: Callable[[], dict[str, Any]] = field(repr=False)
+    scheme: str = "http"
 
 
 @dataclass(slots=True)
