@@ -40,14 +40,17 @@ class Response:
         return self.text.split(SEPARATOR)
 
 
-def _scope(kind: str, method: str, query: str, headers: list[tuple[str, str]]) -> Message:
+def _scope(
+    kind: str, method: str, query: str, headers: list[tuple[str, str]], secure: bool = False
+) -> Message:
     path, _, qs = query.partition("?")
+    scheme = "http" if kind == "http" else "ws"
     return {
         "type": kind,
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
         "method": method,
-        "scheme": "http" if kind == "http" else "ws",
+        "scheme": scheme + "s" if secure else scheme,
         "path": path,
         "raw_path": path.encode(),
         "root_path": "",
@@ -95,10 +98,13 @@ class ASGIClient:
         headers: list[tuple[str, str]] | None = None,
         exchange: HTTPExchange | None = None,
         chunks: int = 1,
+        path: str | None = None,
+        secure: bool = False,
     ) -> Response:
         data = body.encode() if isinstance(body, str) else body
         exchange = exchange or HTTPExchange()
-        scope = _scope("http", method, self.path + "?" + query, headers or [])
+        target = (self.path if path is None else path) + "?" + query
+        scope = _scope("http", method, target, headers or [], secure)
         size = max(1, -(-len(data) // chunks)) if data else 1
         parts = [data[i : i + size] for i in range(0, len(data), size)] or [b""]
         start: Message = {}
@@ -170,6 +176,7 @@ class FakeWebSocket:
         self.finished = anyio.Event()
         self.close_code: int | None = None
         self.accepted = False
+        self.accept_headers: dict[str, str] = {}
         self.denied: tuple[int, bytes] | None = None
         self.to_server[0].send_nowait({"type": "websocket.connect"})
 
@@ -184,6 +191,9 @@ class FakeWebSocket:
             kind = message["type"]
             if kind == "websocket.accept":
                 self.accepted = True
+                self.accept_headers = {
+                    k.decode().lower(): v.decode() for k, v in message.get("headers", [])
+                }
             elif kind == "websocket.http.response.start":
                 self.denied = (message["status"], b"")
             elif kind == "websocket.http.response.body":

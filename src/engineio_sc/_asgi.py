@@ -53,7 +53,9 @@ def _encode_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
 
 async def send_response(send: Send, response: HTTPResponse) -> None:
     """Write a response on an ASGI ``http`` scope."""
-    headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+    headers = response.headers
+    if not any(name.lower() == "content-length" for name, _ in headers):
+        headers = [*headers, ("Content-Length", str(len(response.body)))]
     await send(
         {
             "type": "http.response.start",

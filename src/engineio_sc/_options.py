@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json as stdlib_json
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ._cookie import SessionCookie
+from ._cors import CORSPolicy, Origins
 from .protocol import Transport
 
 __all__ = ["JSONModule", "Options", "make_options"]
@@ -39,6 +41,10 @@ class Options:
     upgrade_timeout: float = 10.0
     close_timeout: float = 5.0
     max_queue_size: int = 1024
+    http_compression: bool = True
+    compression_threshold: int = 1024
+    cookie: SessionCookie | None = None
+    cors: CORSPolicy = field(default_factory=lambda: CORSPolicy(None, True))
 
     def upgrades(self, transport: Transport) -> list[str]:
         """The ``upgrades`` list of the open packet of a session on ``transport``."""
@@ -80,6 +86,11 @@ def make_options(
     upgrade_timeout: float,
     close_timeout: float,
     max_queue_size: int,
+    http_compression: bool,
+    compression_threshold: int,
+    cookie: str | Mapping[str, Any] | None,
+    cors_allowed_origins: Origins,
+    cors_credentials: bool,
 ) -> Options:
     """Check the constructor's arguments and freeze them.
 
@@ -99,6 +110,8 @@ def make_options(
         raise ValueError("max_queue_size must be a positive integer")
     if json is not None and not (hasattr(json, "dumps") and hasattr(json, "loads")):
         raise ValueError("json must have dumps() and loads()")
+    if not isinstance(compression_threshold, int) or compression_threshold < 0:
+        raise ValueError("compression_threshold must be a non-negative integer")
     return Options(
         ping_interval=_positive("ping_interval", interval),
         ping_interval_grace=grace,
@@ -112,4 +125,8 @@ def make_options(
         upgrade_timeout=_positive("upgrade_timeout", upgrade_timeout),
         close_timeout=_positive("close_timeout", close_timeout),
         max_queue_size=max_queue_size,
+        http_compression=bool(http_compression),
+        compression_threshold=compression_threshold,
+        cookie=None if cookie is None else SessionCookie(cookie),
+        cors=CORSPolicy(cors_allowed_origins, bool(cors_credentials)),
     )

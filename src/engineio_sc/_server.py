@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import inspect
-import json as stdlib_json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -15,24 +16,15 @@ import anyio
 import anyio.abc
 
 from . import _asgi
-from ._http import HTTPConnection, HTTPRequest, HTTPResponse, WebSocket, error_response
+from ._endpoint import Endpoint
+from ._http import HTTPConnection, HTTPRequest, HTTPResponse, WebSocket
 from ._options import AllowRequest, JSONModule, Options, make_options
+from ._queue import Event, Queue
 from ._reasons import DisconnectReason
 from ._session import Session
 from ._tasks import BackgroundTask, call_handler
-from .exceptions import ContentTooLongError, ErrorCode, ProtocolError, SocketIsClosedError
-from .protocol import (
-    Handshake,
-    Packet,
-    PacketType,
-    Poll,
-    Preflight,
-    SessionState,
-    Transport,
-    classify,
-    encode_payload,
-    open_packet,
-)
+from .exceptions import QueueEmpty, SocketIsClosedError
+from .protocol import Packet, PacketType
 
 __all__ = ["AsyncServer"]
 
@@ -41,9 +33,24 @@ H = TypeVar("H", bound=Handler)
 EventName = Literal["connect", "message", "disconnect"]
 
 _EVENTS = ("connect", "message", "disconnect")
-_TEXT = [("Content-Type", "text/plain; charset=UTF-8"), ("Cache-Control", "no-store")]
-_UNROUTABLE = (SessionState.HANDSHAKE, SessionState.CLOSED)
-_OK = HTTPResponse(200, b"ok", [("Content-Type", "text/html")])
+_ASYNC_MODES = ("aiohttp", "sanic", "tornado", "asgi")
+_FRAMEWORK_PACKAGES = {"aiohttp": "aiohttp", "sanic": "sanic", "tornado": "tornado"}
+_ONCE_SUFFIX = " (further occurrences of this error will be logged with level INFO)"
+
+
+def _check_async_mode(async_mode: str | None) -> str:
+    """``'asgi'`` unless asked otherwise; a framework that is not installed is an error."""
+    if async_mode is None:
+        return "asgi"
+    if async_mode not in _ASYNC_MODES:
+        raise ValueError(f"Invalid async_mode specified: {async_mode!r}")
+    package = _FRAMEWORK_PACKAGES.get(async_mode)
+    if package is not None and importlib.util.find_spec(package) is None:
+        raise ValueError(
+            f"async_mode {async_mode!r} needs the {package} package: "
+            f'pip install "engineio_sc[{async_mode}]"'
+        )
+    return async_mode
 
 
 def _takes_reason(handler: Handler) -> bool:
@@ -124,9 +131,7 @@ class AsyncServer:
         max_queue_size: int = 1024,
         **kwargs: Any,
     ) -> None:
-        if async_mode not in (None, "asgi"):
-            raise ValueError(f"Invalid async_mode specified: {async_mode!r}")
-        self.async_mode = "asgi"
+        self.async_mode = _check_async_mode(async_mode)
         self.options: Options = make_options(
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
@@ -139,14 +144,16 @@ class AsyncServer:
             upgrade_timeout=upgrade_timeout,
             close_timeout=close_timeout,
             max_queue_size=max_queue_size,
+            http_compression=http_compression,
+            compression_threshold=compression_threshold,
+            cookie=cookie,
+            cors_allowed_origins=cors_allowed_origins,
+            cors_credentials=cors_credentials,
         )
-        self.http_compression = http_compression
-        self.compression_threshold = compression_threshold
-        self.cookie = cookie
         self.cors_allowed_origins = cors_allowed_origins
-        self.cors_credentials = cors_credentials
         self.monitor_clients = True if monitor_clients is None else monitor_clients
         self.logger = _make_logger(logger)
+        self._logged_once: set[str] = set()
         if kwargs:
             self.logger.warning("ignoring unknown options: %s", ", ".join(sorted(kwargs)))
         self.handlers: dict[str, Handler] = {}
@@ -158,6 +165,7 @@ class AsyncServer:
         self._stop: anyio.Event | None = None
         self._stopped: anyio.Event | None = None
         self._accepting = False
+        self._endpoint = Endpoint(self)
 
     # -- options as python-engineio names them -------------------------------------
 
@@ -180,6 +188,31 @@ class AsyncServer:
     def transports(self) -> list[str]:
         """The enabled transports."""
         return [t.value for t in self.options.transports]
+
+    @property
+    def http_compression(self) -> bool:
+        """Whether polling responses may be compressed."""
+        return self.options.http_compression
+
+    @property
+    def compression_threshold(self) -> int:
+        """The smallest body, in bytes, that is compressed."""
+        return self.options.compression_threshold
+
+    @property
+    def cors_credentials(self) -> bool:
+        """Whether ``Access-Control-Allow-Credentials`` is sent."""
+        return self.options.cors.credentials
+
+    # -- logging -----------------------------------------------------------------
+
+    def _log_once(self, key: str, message: str, *args: Any) -> None:
+        """Log an error loudly the first time, then quietly (python-engineio's habit)."""
+        if key in self._logged_once:
+            self.logger.info(message, *args)
+        else:
+            self._logged_once.add(key)
+            self.logger.error(message + _ONCE_SUFFIX, *args)
 
     # -- handlers --------------------------------------------------------------
 
@@ -360,8 +393,48 @@ class AsyncServer:
         await anyio.sleep(seconds)
 
     def generate_id(self) -> str:
-        """A new session id: 20 URL-safe characters, 120 random bits."""
+        """A new session id: 20 URL-safe characters, 120 random bits.
+
+        Override it in a subclass to make your own; it must stay unguessable.
+        """
         return secrets.token_urlsafe(15)
+
+    def create_queue(self, maxsize: int = 0) -> Queue[Any]:
+        """A FIFO queue with ``asyncio.Queue``'s methods, usable on trio and asyncio."""
+        return Queue(maxsize)
+
+    def get_queue_empty_exception(self) -> type[QueueEmpty]:
+        """The exception ``get_nowait()`` raises on an empty queue."""
+        return QueueEmpty
+
+    def create_event(self) -> Event:
+        """An event with ``asyncio.Event``'s methods, usable on trio and asyncio."""
+        return Event()
+
+    def is_asyncio_based(self) -> bool:
+        """``True``, as python-engineio's ``AsyncServer`` says (it also runs on trio)."""
+        return True
+
+    def async_modes(self) -> list[str]:
+        """The async modes this server supports."""
+        return list(_ASYNC_MODES)
+
+    def attach(self, app: Any, engineio_path: str = "engine.io") -> None:
+        """Register the Engine.IO routes in an aiohttp or Sanic application.
+
+        The server's task group is opened when the application starts and closed
+        when it stops.
+
+        Raises:
+            ValueError: the server's ``async_mode`` is not ``'aiohttp'`` or ``'sanic'``.
+        """
+        if self.async_mode not in ("aiohttp", "sanic"):
+            raise ValueError(
+                f"attach() is for async_mode 'aiohttp' or 'sanic', not {self.async_mode!r}: "
+                "serve an ASGI application with engineio_sc.ASGIApp instead"
+            )
+        adapter = importlib.import_module(f"{__package__}.{self.async_mode}")
+        adapter.attach(self, app, engineio_path)
 
     # -- the server's task group -------------------------------------------------
 
@@ -470,120 +543,17 @@ class AsyncServer:
     # -- requests --------------------------------------------------------------
 
     async def handle_request(self, scope: Any, receive: Any, send: Any) -> None:
-        """Serve one ASGI ``http`` or ``websocket`` request for the Engine.IO path."""
+        """Serve one ASGI ``http`` or ``websocket`` request for the Engine.IO path.
+
+        Frameworks with their own request objects go through :meth:`attach` or
+        their adapter module instead.
+        """
         await _asgi.serve(self, scope, receive, send)
 
-    def _transport_of(self, sid: str) -> Transport | None:
-        session = self._sessions.get(sid)
-        if session is None or session.machine.state in _UNROUTABLE:
-            return None
-        return session.transport
-
-    def _classify(self, request: HTTPRequest, *, websocket: bool) -> Any:
-        return classify(
-            request.method,
-            request.query,
-            websocket=websocket,
-            transports=self.options.transports,
-            session_transport=self._transport_of,
-        )
-
-    async def _open(self, transport: Transport, request: HTTPRequest) -> Session | HTTPResponse:
-        """Create a session and run the connect handler: the session, or the 401."""
-        if not self._accepting:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, status=503, message="Server shutting down")
-        environ = request.environ()
-        if self.options.allow_request is not None:
-            verdict = await call_handler(self.options.allow_request, environ)
-            if verdict is not True:
-                message = verdict if isinstance(verdict, str) else None
-                raise ProtocolError(ErrorCode.FORBIDDEN, status=403, message=message)
-        sid = self.generate_id()
-        session = Session(self, sid, transport)
-        self._sessions[sid] = session
-        await self._group().start(session.run)
-        refusal = await self._fire_connect(sid, environ)
-        if refusal is not None:
-            session.close(DisconnectReason.SERVER_DISCONNECT, abort=True)
-            body = stdlib_json.dumps(refusal).encode()
-            return HTTPResponse(401, body, [("Content-Type", "application/json")])
-        return session
-
-    def _open_packet(self, session: Session) -> Packet:
-        options = self.options
-        return open_packet(
-            session.sid,
-            upgrades=options.upgrades(session.transport),
-            ping_interval=options.ping_interval + options.ping_interval_grace,
-            ping_timeout=options.ping_timeout,
-            max_payload=options.max_http_buffer_size,
-        )
-
     async def handle_http(self, request: HTTPRequest, conn: HTTPConnection) -> HTTPResponse:
-        """Serve one polling request (framework-neutral)."""
-        try:
-            kind = self._classify(request, websocket=False)
-            if isinstance(kind, Preflight):
-                return HTTPResponse(200, b"OK", [("Content-Type", "text/plain")])
-            if isinstance(kind, Handshake):
-                opened = await self._open(Transport.POLLING, request)
-                if isinstance(opened, HTTPResponse):
-                    return opened
-                opened.accept()
-                packets = [self._open_packet(opened), *opened.take_queued()]
-                return HTTPResponse(200, encode_payload(packets).encode(), list(_TEXT))
-            session = self._sessions[kind.sid]
-            if isinstance(kind, Poll):
-                return await self._poll(session, conn)
-            await session.post(conn.read_body)
-            return _OK
-        except ProtocolError as exc:
-            self.logger.info("%s %s refused: %s", request.method, dict(request.query), exc)
-            return error_response(exc)
-        except ContentTooLongError as exc:
-            self.logger.info("POST refused: %s", exc)
-            return HTTPResponse(413)
-
-    async def _poll(self, session: Session, conn: HTTPConnection) -> HTTPResponse:
-        packets: list[Packet] | None = None
-        refusal: ProtocolError | None = None
-        async with anyio.create_task_group() as tg:
-
-            async def watch() -> None:
-                await conn.wait_disconnected()
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(watch)
-            try:
-                packets = await session.poll()
-            except ProtocolError as exc:
-                refusal = exc
-            tg.cancel_scope.cancel()
-        if refusal is not None:
-            raise refusal
-        if packets is None:
-            return HTTPResponse(499)
-        return HTTPResponse(200, encode_payload(packets).encode(), list(_TEXT))
+        """Serve one polling request given as framework-neutral values (for adapters)."""
+        return await self._endpoint.http(request, conn)
 
     async def handle_websocket(self, request: HTTPRequest, ws: WebSocket) -> None:
-        """Serve one WebSocket request (framework-neutral)."""
-        try:
-            kind = self._classify(request, websocket=True)
-            if isinstance(kind, Handshake):
-                opened = await self._open(Transport.WEBSOCKET, request)
-                if isinstance(opened, HTTPResponse):
-                    await ws.deny(opened)
-                    return
-                await ws.accept([])
-                opened.accept()
-                await ws.send(self._open_packet(opened).encode())
-                await opened.serve_websocket(ws)
-                return
-            if not self.options.allow_upgrades:
-                raise ProtocolError(ErrorCode.BAD_REQUEST, detail="upgrades are disabled")
-            session = self._sessions[kind.sid]
-            await ws.accept([])
-            await session.upgrade(ws)
-        except ProtocolError as exc:
-            self.logger.info("WebSocket %s refused: %s", dict(request.query), exc)
-            await ws.deny(error_response(exc))
+        """Serve one WebSocket request given as framework-neutral values (for adapters)."""
+        await self._endpoint.websocket(request, ws)

@@ -12,6 +12,7 @@ import anyio
 from ._asgi import Message, Receive, Scope, Send, send_response, serve
 from ._http import HTTPResponse
 from ._server import AsyncServer
+from ._static import as_rules, find_static_file, read_static_file
 from ._tasks import call_handler
 
 __all__ = ["ASGIApp"]
@@ -69,7 +70,9 @@ class ASGIApp:
     Args:
         engineio_server: the :class:`~engineio_sc.AsyncServer`.
         other_asgi_app: the application for every other request.
-        static_files: accepted for compatibility; not served yet.
+        static_files: URL paths mapped to files or folders to serve, in
+            python-engineio's format (see :mod:`engineio_sc._static`); read in a
+            worker thread, never outside their folder.
         engineio_path: the Engine.IO path (``'engine.io'``), or ``None`` to take
             every request (for mounting under a router).
         on_startup: called once the server is running.
@@ -87,7 +90,7 @@ class ASGIApp:
     ) -> None:
         self.engineio_server = engineio_server
         self.other_asgi_app = other_asgi_app
-        self.static_files = static_files or {}
+        self.static_files = as_rules(static_files)
         self.engineio_path = None if engineio_path is None else "/" + engineio_path.strip("/") + "/"
         self.on_startup = on_startup
         self.on_shutdown = on_shutdown
@@ -104,6 +107,8 @@ class ASGIApp:
             await self._lifespan(scope, receive, send)
         elif kind in ("http", "websocket") and self._is_engineio(scope):
             await serve(self.engineio_server, scope, receive, send)
+        elif kind == "http" and self.static_files and await self._static(scope, send):
+            return
         elif self.other_asgi_app is not None:
             await self.other_asgi_app(scope, receive, send)
         elif kind == "http":
@@ -112,6 +117,23 @@ class ASGIApp:
             )
         elif kind == "websocket":
             await send({"type": "websocket.close", "code": 1000})
+
+    async def _static(self, scope: Scope, send: Send) -> bool:
+        """Serve a static file if the URL maps to one; ``False`` if it does not."""
+        if scope.get("method") not in ("GET", "HEAD"):
+            return False
+        file = find_static_file(str(scope.get("path", "")), self.static_files)
+        if file is None:
+            return False
+        body = await read_static_file(file)
+        if body is None:
+            return False
+        response = HTTPResponse(200, body, [("Content-Type", file.content_type)])
+        if scope["method"] == "HEAD":
+            response.headers.append(("Content-Length", str(len(body))))
+            response.body = b""
+        await send_response(send, response)
+        return True
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = await receive()

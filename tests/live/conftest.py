@@ -57,7 +57,8 @@ async def _hypercorn(app: Any, backend: str, sock: socket.socket) -> AsyncIterat
 
 @asynccontextmanager
 async def _uvicorn(app: Any, sock: socket.socket) -> AsyncIterator[None]:
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    config = uvicorn.Config(app, log_level="warning", lifespan="auto", timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
     async with anyio.create_task_group() as tg:
         tg.start_soon(lambda: server.serve(sockets=[sock]))
         try:

@@ -1,0 +1,221 @@
+"""The Engine.IO endpoint: one polling request or WebSocket in, a response out.
+
+It classifies each request with the protocol core, checks its origin, opens
+sessions (running the connect handler), routes polls, posts and upgrades to their
+session, and adds the CORS, cookie and compression headers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import anyio
+
+from ._compression import compress
+from ._http import (
+    Headers,
+    HTTPConnection,
+    HTTPRequest,
+    HTTPResponse,
+    WebSocket,
+    WebSocketClosed,
+    error_response,
+)
+from ._reasons import DisconnectReason
+from ._session import Session
+from ._tasks import call_handler
+from .exceptions import ContentTooLongError, ErrorCode, ProtocolError
+from .protocol import (
+    Handshake,
+    Packet,
+    Poll,
+    Preflight,
+    Request,
+    SessionState,
+    Transport,
+    WebSocketJoin,
+    classify,
+    encode_payload,
+    open_packet,
+)
+
+if TYPE_CHECKING:
+    from ._server import AsyncServer
+
+__all__ = ["Endpoint"]
+
+_TEXT = ("Content-Type", "text/plain; charset=UTF-8")
+_NO_STORE = ("Cache-Control", "no-store")
+_UNROUTABLE = (SessionState.HANDSHAKE, SessionState.CLOSED)
+
+
+def _refused_origin() -> ProtocolError:
+    return ProtocolError(ErrorCode.BAD_REQUEST, message="Origin not allowed", detail="bad origin")
+
+
+class Endpoint:
+    """Serves requests for one :class:`~engineio_sc.AsyncServer`."""
+
+    def __init__(self, server: AsyncServer) -> None:
+        self._server = server
+        self._options = server.options
+        self._log = server._log_once
+
+    def _transport_of(self, sid: str) -> Transport | None:
+        session = self._server._sessions.get(sid)
+        if session is None or session.machine.state in _UNROUTABLE:
+            return None
+        return session.transport
+
+    def _classify(self, request: HTTPRequest, *, websocket: bool) -> Request:
+        return classify(
+            request.method,
+            request.query,
+            websocket=websocket,
+            transports=self._options.transports,
+            session_transport=self._transport_of,
+        )
+
+    # -- sessions --------------------------------------------------------------
+
+    async def _open(self, transport: Transport, request: HTTPRequest) -> Session | HTTPResponse:
+        """Create a session and run the connect handler: the session, or the 401."""
+        server = self._server
+        if not server._accepting:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, status=503, message="Server shutting down")
+        environ = request.environ()
+        if self._options.allow_request is not None:
+            verdict = await call_handler(self._options.allow_request, environ)
+            if verdict is not True:
+                message = verdict if isinstance(verdict, str) else None
+                raise ProtocolError(ErrorCode.FORBIDDEN, status=403, message=message)
+        sid = server.generate_id()
+        session = Session(server, sid, transport)
+        server._sessions[sid] = session
+        await server._group().start(session.run)
+        refusal = await server._fire_connect(sid, environ)
+        if refusal is not None:
+            session.close(DisconnectReason.SERVER_DISCONNECT, abort=True)
+            body = self._options.json.dumps(refusal).encode()
+            return HTTPResponse(401, body, [("Content-Type", "application/json")])
+        session.accept()
+        return session
+
+    def _open_packet(self, session: Session) -> Packet:
+        options = self._options
+        return open_packet(
+            session.sid,
+            upgrades=options.upgrades(session.transport),
+            ping_interval=options.ping_interval + options.ping_interval_grace,
+            ping_timeout=options.ping_timeout,
+            max_payload=options.max_http_buffer_size,
+        )
+
+    def _cookie(self, session: Session) -> Headers:
+        cookie = self._options.cookie
+        return [] if cookie is None else [cookie.header(session.sid)]
+
+    # -- polling ---------------------------------------------------------------
+
+    async def http(self, request: HTTPRequest, conn: HTTPConnection) -> HTTPResponse:
+        """Serve one polling request (or a CORS preflight)."""
+        cors = self._options.cors.check(request)
+        if cors is None:
+            response = self._refuse(request, _refused_origin())
+        else:
+            response = await self._route(request, conn)
+            response.headers.extend(cors)
+        if self._options.http_compression:
+            compress(
+                response,
+                request.headers.get("accept-encoding"),
+                self._options.compression_threshold,
+            )
+        return response
+
+    def _refuse(self, request: HTTPRequest, error: ProtocolError) -> HTTPResponse:
+        self._log(
+            f"refused:{error.detail or error.message}",
+            "%s request refused (%s): %s",
+            request.method,
+            request.headers.get("origin") or "no origin",
+            error,
+        )
+        return error_response(error)
+
+    async def _route(self, request: HTTPRequest, conn: HTTPConnection) -> HTTPResponse:
+        try:
+            kind = self._classify(request, websocket=False)
+            if isinstance(kind, Preflight):
+                return HTTPResponse(204, b"", self._options.cors.preflight(request))
+            if isinstance(kind, Handshake):
+                opened = await self._open(Transport.POLLING, request)
+                if isinstance(opened, HTTPResponse):
+                    return opened
+                packets = [self._open_packet(opened), *opened.take_queued()]
+                headers = [_TEXT, _NO_STORE, *self._cookie(opened)]
+                return HTTPResponse(200, encode_payload(packets).encode(), headers)
+            session = self._server._sessions[kind.sid]
+            if isinstance(kind, Poll):
+                return await self._poll(session, conn)
+            await session.post(conn.read_body)
+            return HTTPResponse(200, b"ok", [("Content-Type", "text/html")])
+        except ProtocolError as exc:
+            return self._refuse(request, exc)
+        except ContentTooLongError as exc:
+            self._log("too-long", "POST refused: %s", exc)
+            return HTTPResponse(413)
+
+    async def _poll(self, session: Session, conn: HTTPConnection) -> HTTPResponse:
+        packets: list[Packet] | None = None
+        refusal: ProtocolError | None = None
+        async with anyio.create_task_group() as tg:
+
+            async def watch() -> None:
+                await conn.wait_disconnected()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(watch)
+            try:
+                packets = await session.poll()
+            except ProtocolError as exc:
+                refusal = exc
+            tg.cancel_scope.cancel()
+        if refusal is not None:
+            raise refusal
+        if packets is None:  # the client went away: nothing was taken from the queue
+            return HTTPResponse(499)
+        return HTTPResponse(200, encode_payload(packets).encode(), [_TEXT, _NO_STORE])
+
+    # -- websocket -------------------------------------------------------------
+
+    async def websocket(self, request: HTTPRequest, ws: WebSocket) -> None:
+        """Serve one WebSocket request: a new session, or the upgrade of one."""
+        try:
+            if self._options.cors.check(request) is None:
+                raise _refused_origin()
+            kind = self._classify(request, websocket=True)
+            if isinstance(kind, Handshake):
+                await self._websocket_session(request, ws)
+                return
+            assert isinstance(kind, WebSocketJoin)
+            if not self._options.allow_upgrades:
+                raise ProtocolError(ErrorCode.BAD_REQUEST, detail="upgrades are disabled")
+            session = self._server._sessions[kind.sid]
+            await ws.accept([])
+            await session.upgrade(ws)
+        except ProtocolError as exc:
+            await ws.deny(self._refuse(request, exc))
+
+    async def _websocket_session(self, request: HTTPRequest, ws: WebSocket) -> None:
+        opened = await self._open(Transport.WEBSOCKET, request)
+        if isinstance(opened, HTTPResponse):
+            await ws.deny(opened)
+            return
+        await ws.accept(self._cookie(opened))
+        try:
+            await ws.send(self._open_packet(opened).encode())
+        except WebSocketClosed:
+            opened.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
+            return
+        await opened.serve_websocket(ws)
