@@ -35,7 +35,7 @@ from .protocol import (
     Transport,
     WebSocketJoin,
     classify,
-    encode_payload,
+    encode_polling,
     open_packet,
 )
 
@@ -83,6 +83,9 @@ class Endpoint:
         server = self._server
         if not server._accepting:
             raise ProtocolError(ErrorCode.BAD_REQUEST, status=503, message="Server shutting down")
+        limit = self._options.max_sessions
+        if limit is not None and len(server._sessions) >= limit:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, status=503, message="Too many sessions")
         environ = request.environ()
         if self._options.allow_request is not None:
             verdict = await call_handler(self._options.allow_request, environ)
@@ -152,9 +155,9 @@ class Endpoint:
                 opened = await self._open(Transport.POLLING, request)
                 if isinstance(opened, HTTPResponse):
                     return opened
-                packets = [self._open_packet(opened), *opened.take_queued()]
+                body = opened.take_payload([encode_polling(self._open_packet(opened))])
                 headers = [_TEXT, _NO_STORE, *self._cookie(opened)]
-                return HTTPResponse(200, encode_payload(packets).encode(), headers)
+                return HTTPResponse(200, body.encode(), headers)
             session = self._server._sessions[kind.sid]
             if isinstance(kind, Poll):
                 return await self._poll(session, conn)
@@ -167,7 +170,7 @@ class Endpoint:
             return HTTPResponse(413)
 
     async def _poll(self, session: Session, conn: HTTPConnection) -> HTTPResponse:
-        packets: list[Packet] | None = None
+        payload: str | None = None
         refusal: ProtocolError | None = None
         async with anyio.create_task_group() as tg:
 
@@ -177,15 +180,15 @@ class Endpoint:
 
             tg.start_soon(watch)
             try:
-                packets = await session.poll()
+                payload = await session.poll()
             except ProtocolError as exc:
                 refusal = exc
             tg.cancel_scope.cancel()
         if refusal is not None:
             raise refusal
-        if packets is None:  # the client went away: nothing was taken from the queue
+        if payload is None:  # the client went away: nothing was taken from the queue
             return HTTPResponse(499)
-        return HTTPResponse(200, encode_payload(packets).encode(), [_TEXT, _NO_STORE])
+        return HTTPResponse(200, payload.encode(), [_TEXT, _NO_STORE])
 
     # -- websocket -------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json as stdlib_json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from ._cookie import SessionCookie
 from ._cors import CORSPolicy, Origins
@@ -22,6 +22,7 @@ class JSONModule(Protocol):
     def loads(self, s: str | bytes, /, *args: Any, **kwargs: Any) -> Any: ...
 
 
+QueueFullPolicy = Literal["wait", "raise", "disconnect"]
 AllowRequest = Callable[[dict[str, Any]], "bool | str | Awaitable[bool | str]"]
 
 
@@ -41,6 +42,8 @@ class Options:
     upgrade_timeout: float = 10.0
     close_timeout: float = 5.0
     max_queue_size: int = 1024
+    queue_full: QueueFullPolicy = "wait"
+    max_sessions: int | None = None
     http_compression: bool = True
     compression_threshold: int = 1024
     cookie: SessionCookie | None = None
@@ -86,6 +89,8 @@ def make_options(
     upgrade_timeout: float,
     close_timeout: float,
     max_queue_size: int,
+    queue_full: str,
+    max_sessions: int | None,
     http_compression: bool,
     compression_threshold: int,
     cookie: str | Mapping[str, Any] | None,
@@ -110,6 +115,10 @@ def make_options(
         raise ValueError("max_queue_size must be a positive integer")
     if json is not None and not (hasattr(json, "dumps") and hasattr(json, "loads")):
         raise ValueError("json must have dumps() and loads()")
+    if max_sessions is not None and (not isinstance(max_sessions, int) or max_sessions <= 0):
+        raise ValueError("max_sessions must be a positive integer or None")
+    if queue_full not in ("wait", "raise", "disconnect"):
+        raise ValueError("queue_full must be 'wait', 'raise' or 'disconnect'")
     if not isinstance(compression_threshold, int) or compression_threshold < 0:
         raise ValueError("compression_threshold must be a non-negative integer")
     return Options(
@@ -125,6 +134,8 @@ def make_options(
         upgrade_timeout=_positive("upgrade_timeout", upgrade_timeout),
         close_timeout=_positive("close_timeout", close_timeout),
         max_queue_size=max_queue_size,
+        queue_full=queue_full,  # type: ignore[arg-type]
+        max_sessions=max_sessions,
         http_compression=bool(http_compression),
         compression_threshold=compression_threshold,
         cookie=None if cookie is None else SessionCookie(cookie),

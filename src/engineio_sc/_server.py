@@ -22,6 +22,7 @@ from ._options import AllowRequest, JSONModule, Options, make_options
 from ._queue import Event, Queue
 from ._reasons import DisconnectReason
 from ._session import Session
+from ._statistics import ServerStatistics
 from ._tasks import BackgroundTask, call_handler
 from .exceptions import QueueEmpty, SocketIsClosedError
 from .protocol import Packet, PacketType
@@ -101,8 +102,13 @@ class AsyncServer:
         upgrade_timeout: seconds a new WebSocket has to complete the upgrade.
         close_timeout: seconds a closing session waits for its client to take
             what is still queued, and for its message handlers to finish.
-        max_queue_size: how many packets each session queues for its client
-            before ``send()`` waits.
+        max_queue_size: how many packets each session queues for its client.
+        queue_full: what ``send()`` does when that queue is full: ``'wait'`` (the
+            default: backpressure), ``'raise'`` (:class:`QueueFullError`) or
+            ``'disconnect'`` (the slow client is dropped and
+            :class:`SocketIsClosedError` raised).
+        max_sessions: refuse new sessions (503) while this many exist; ``None``
+            for no limit.
     """
 
     reason = DisconnectReason
@@ -129,6 +135,8 @@ class AsyncServer:
         upgrade_timeout: float = 10.0,
         close_timeout: float = 5.0,
         max_queue_size: int = 1024,
+        queue_full: str = "wait",
+        max_sessions: int | None = None,
         **kwargs: Any,
     ) -> None:
         self.async_mode = _check_async_mode(async_mode)
@@ -144,6 +152,8 @@ class AsyncServer:
             upgrade_timeout=upgrade_timeout,
             close_timeout=close_timeout,
             max_queue_size=max_queue_size,
+            queue_full=queue_full,
+            max_sessions=max_sessions,
             http_compression=http_compression,
             compression_threshold=compression_threshold,
             cookie=cookie,
@@ -166,6 +176,7 @@ class AsyncServer:
         self._stopped: anyio.Event | None = None
         self._accepting = False
         self._endpoint = Endpoint(self)
+        self._closed_totals = [0, 0, 0]  # sessions, messages in, messages out
 
     # -- options as python-engineio names them -------------------------------------
 
@@ -362,6 +373,31 @@ class AsyncServer:
             if session is not None:
                 session.close(DisconnectReason.SERVER_DISCONNECT)
         await anyio.lowlevel.checkpoint()
+
+    def statistics(self) -> ServerStatistics:
+        """Queue depths and counts, for the server and each live session."""
+        sessions = tuple(s.statistics() for s in self._sessions.values())
+        closed, closed_in, closed_out = self._closed_totals
+        return ServerStatistics(
+            running=self.running,
+            sessions_opened=closed + len(sessions),
+            sessions_closed=closed,
+            queued=sum(s.queued for s in sessions),
+            max_queued=max((s.queued for s in sessions), default=0),
+            messages_in=closed_in + sum(s.messages_in for s in sessions),
+            messages_out=closed_out + sum(s.messages_out for s in sessions),
+            sessions=sessions,
+        )
+
+    def _session_ended(self, session: Session) -> None:
+        if self._sessions.get(session.sid) is not session:
+            return
+        del self._sessions[session.sid]
+        if session.accepted:
+            totals = self._closed_totals
+            totals[0] += 1
+            totals[1] += session.messages_in
+            totals[2] += session.messages_out
 
     # -- tasks -------------------------------------------------------------------
 

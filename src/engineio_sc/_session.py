@@ -23,12 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 
 from ._http import WebSocket, WebSocketClosed
 from ._options import Options
 from ._reasons import DisconnectReason
-from .exceptions import ContentTooLongError, ProtocolError, SocketIsClosedError
+from ._statistics import SessionStatistics
+from .exceptions import ContentTooLongError, ProtocolError, QueueFullError, SocketIsClosedError
 from .protocol import (
+    SEPARATOR,
     ClientClosed,
     MessageReceived,
     Packet,
@@ -41,6 +44,7 @@ from .protocol import (
     decode_binary_frame,
     decode_payload,
     decode_text,
+    encode_polling,
 )
 
 if TYPE_CHECKING:
@@ -51,6 +55,8 @@ __all__ = ["Session"]
 PING = Packet(PacketType.PING)
 CLOSE = Packet(PacketType.CLOSE)
 NOOP = Packet(PacketType.NOOP)
+CLOSE_TEXT = encode_polling(CLOSE)
+NOOP_TEXT = encode_polling(NOOP)
 
 WS_MESSAGE_TOO_BIG = 1009
 WS_PROTOCOL_ERROR = 1002
@@ -81,13 +87,16 @@ class Session:
         self._dispatched = anyio.Event()
         self.done = anyio.Event()
         self._reason = DisconnectReason.SERVER_DISCONNECT
-        self._accepted = False
+        self.accepted = False
         self._timer: anyio.CancelScope | None = None
         self._poll: anyio.CancelScope | None = None
         self._release: Packet | None = None
         self._posting = False
         self._joining = False
         self._ws_scope: anyio.CancelScope | None = None
+        self._held: Packet | None = None
+        self.messages_in = 0
+        self.messages_out = 0
 
     # -- life --------------------------------------------------------------------
 
@@ -99,7 +108,7 @@ class Session:
     @property
     def connected(self) -> bool:
         """Whether the session is accepted and not closing."""
-        return self._accepted and self.machine.active
+        return self.accepted and self.machine.active
 
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -112,7 +121,7 @@ class Session:
                 await self._closing.wait()
                 with anyio.move_on_after(self._options.close_timeout):
                     await self._dispatched.wait()
-                if self._accepted:
+                if self.accepted:
                     await self._server._fire_disconnect(self.sid, self._reason)
                 with anyio.move_on_after(self._options.close_timeout):
                     await self._drained.wait()
@@ -125,7 +134,7 @@ class Session:
         """The connect handler accepted: start the heartbeat and the dispatcher."""
         assert self._tg is not None
         self.machine.accept(anyio.current_time())
-        self._accepted = True
+        self.accepted = True
         self._tg.start_soon(self._heartbeat)
         if self._options.async_handlers:
             self._tg.start_soon(self._dispatch)
@@ -147,7 +156,7 @@ class Session:
         self._reason = reason
         self._inbound.close()
         self._send.close()
-        if not self._accepted or not self._options.async_handlers:
+        if not self.accepted or not self._options.async_handlers:
             self._dispatched.set()
         if abort or self.machine.state is SessionState.CLOSED:
             self._discard_outbound()
@@ -158,6 +167,7 @@ class Session:
         self._closing.set()
 
     def _discard_outbound(self) -> None:
+        self._held = None
         while True:
             try:
                 self._recv.receive_nowait()
@@ -169,12 +179,8 @@ class Session:
         self._drained.set()
         self.machine.drained()
 
-    def _forget(self) -> None:
-        if self._server._sessions.get(self.sid) is self:
-            del self._server._sessions[self.sid]
-
     def _finish(self) -> None:
-        self._forget()
+        self._server._session_ended(self)
         self.machine.drained()
         self._recv.close()
         self._inbound_recv.close()
@@ -182,28 +188,78 @@ class Session:
     # -- outbound --------------------------------------------------------------
 
     async def send(self, packet: Packet) -> None:
-        """Queue a packet, waiting while the outbound stream is full.
+        """Queue a packet. When the queue is full, wait, raise or disconnect, as
+        the ``queue_full`` option says.
 
         Raises:
-            SocketIsClosedError: the session is closing or closed.
+            SocketIsClosedError: the session is closing or closed (or was just
+                closed for being too slow).
+            QueueFullError: the queue is full and ``queue_full`` is ``'raise'``.
         """
         try:
-            await self._send.send(packet)
+            if self._options.queue_full == "wait":
+                await self._send.send(packet)
+            else:
+                self._send_or_refuse(packet)
+                await anyio.lowlevel.checkpoint()
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             raise SocketIsClosedError(f"session {self.sid} is closed") from None
+        if packet.type is PacketType.MESSAGE:
+            self.messages_out += 1
 
-    def take_queued(self) -> list[Packet]:
-        """Everything queued right now, without waiting."""
-        packets: list[Packet] = []
+    def _send_or_refuse(self, packet: Packet) -> None:
+        try:
+            self._send.send_nowait(packet)
+        except anyio.WouldBlock:
+            size = self._options.max_queue_size
+            if self._options.queue_full == "raise":
+                raise QueueFullError(f"session {self.sid} has {size} packets queued") from None
+            self._log.warning(
+                "%s: %d packets queued, disconnecting the slow client", self.sid, size
+            )
+            self.close(DisconnectReason.SERVER_DISCONNECT, abort=True)
+            raise anyio.ClosedResourceError from None
+
+    def _next_nowait(self) -> Packet:
+        if self._held is not None:
+            packet, self._held = self._held, None
+            return packet
+        return self._recv.receive_nowait()
+
+    def take_payload(self, items: list[str]) -> str:
+        """A polling body: ``items`` and then what is queued, up to
+        ``max_http_buffer_size`` bytes (always at least one packet)."""
+        budget = self._options.max_http_buffer_size
+        size = sum(len(item.encode()) + 1 for item in items)
         while True:
             try:
-                packets.append(self._recv.receive_nowait())
+                packet = self._next_nowait()
             except anyio.WouldBlock:
-                return packets
+                break
             except (anyio.EndOfStream, anyio.ClosedResourceError):
-                packets.append(CLOSE)
+                items.append(CLOSE_TEXT)
                 self._mark_drained()
-                return packets
+                break
+            item = encode_polling(packet)
+            cost = (len(item) if item.isascii() else len(item.encode())) + 1
+            if items and size + cost > budget:
+                self._held = packet
+                break
+            items.append(item)
+            size += cost
+        return SEPARATOR.join(items)
+
+    def statistics(self) -> SessionStatistics:
+        """Queue depths and message counts of this session."""
+        return SessionStatistics(
+            sid=self.sid,
+            transport=self.transport.value,
+            state=self.machine.state.value,
+            queued=self._send.statistics().current_buffer_used + (self._held is not None),
+            unhandled=self._inbound.statistics().current_buffer_used,
+            messages_in=self.messages_in,
+            messages_out=self.messages_out,
+        )
 
     # -- inbound ---------------------------------------------------------------
 
@@ -213,6 +269,7 @@ class Session:
             if packet.type is PacketType.PONG and self._timer is not None:
                 self._timer.deadline = self.machine.deadline or math.inf
         elif isinstance(event, MessageReceived):
+            self.messages_in += 1
             if self._options.async_handlers:
                 with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
                     await self._inbound.send(event.data)
@@ -253,8 +310,9 @@ class Session:
         self.close(DisconnectReason.TRANSPORT_ERROR, abort=True)
         return ProtocolError(None, detail=what)
 
-    async def poll(self) -> list[Packet]:
-        """Serve a long-poll ``GET``: wait for packets and take all that are queued.
+    async def poll(self) -> str:
+        """Serve a long-poll ``GET``: wait for packets, then take what is queued
+        (as much as one body may hold). Returns the encoded body.
 
         Raises:
             ProtocolError: another ``GET`` is pending (the session is closed).
@@ -262,21 +320,21 @@ class Session:
         if self._poll is not None:
             raise self._conflict("overlapping GET requests")
         if self.machine.state is SessionState.UPGRADING:
-            return [NOOP]
-        first: Packet | None = None
-        with anyio.CancelScope() as self._poll:
-            try:
-                first = await self._recv.receive()
-            except (anyio.EndOfStream, anyio.ClosedResourceError):
-                pass
-            finally:
-                self._poll = None
-        if first is not None:
-            return [first, *self.take_queued()]
+            return NOOP_TEXT
+        if self._held is None:
+            with anyio.CancelScope() as self._poll:
+                try:
+                    self._held = await self._recv.receive()
+                except (anyio.EndOfStream, anyio.ClosedResourceError):
+                    pass
+                finally:
+                    self._poll = None
+        if self._held is not None:
+            return self.take_payload([])
         if self._release is not None:
-            return [self._release]
+            return encode_polling(self._release)
         self._mark_drained()
-        return [CLOSE]
+        return CLOSE_TEXT
 
     def _release_poll(self, packet: Packet) -> None:
         if self._poll is not None:
@@ -375,6 +433,9 @@ class Session:
         """Send what is queued; once the session is closed and the queue is
         delivered, end the WebSocket (the reader is cancelled with it)."""
         try:
+            if self._held is not None:
+                packet, self._held = self._held, None
+                await ws.send(packet.encode())
             async for packet in self._recv:
                 await ws.send(packet.encode())
             self._mark_drained()

@@ -7,6 +7,7 @@ still work::
      ├── ContentTooLongError     a body or frame is larger than max_http_buffer_size
      ├── UnknownPacketError      a packet type the receiver does not accept
      ├── QueueEmpty              a queue had nothing to give
+     ├── QueueFullError          a session's queue is full (with queue_full='raise')
      ├── SocketIsClosedError     the session is closed (sending to it, for one)
      ├── ConnectionError         a connection failed or was lost
      └── ProtocolError           a client broke the protocol; carries the HTTP status,
@@ -28,6 +29,7 @@ __all__ = [
     "ErrorCode",
     "ProtocolError",
     "QueueEmpty",
+    "QueueFullError",
     "SocketIsClosedError",
     "UnknownPacketError",
 ]
@@ -47,6 +49,10 @@ class UnknownPacketError(EngineIOError):
 
 class QueueEmpty(EngineIOError):
     """A queue had nothing to give."""
+
+
+class QueueFullError(EngineIOError):
+    """A session's outbound queue is full and the server's ``queue_full`` is ``'raise'``."""
 
 
 class SocketIsClosedError(EngineIOError):
