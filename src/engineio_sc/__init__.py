@@ -16,6 +16,8 @@ Usage::
 from . import exceptions as exceptions
 from ._reasons import DisconnectReason as DisconnectReason
 from ._server import AsyncServer as AsyncServer
+from ._statistics import ServerStatistics as ServerStatistics
+from ._statistics import SessionStatistics as SessionStatistics
 from ._tasks import BackgroundTask as BackgroundTask
 from .asgi import ASGIApp as ASGIApp
 from .protocol import Packet as Packet
@@ -30,6 +32,8 @@ __all__ = [
     "DisconnectReason",
     "Packet",
     "PacketType",
+    "ServerStatistics",
+    "SessionStatistics",
     "__version__",
     "exceptions",
 ]

@@ -138,7 +138,7 @@ class Endpoint:
 
     def _refuse(self, request: HTTPRequest, error: ProtocolError) -> HTTPResponse:
         self._log(
-            f"refused:{error.detail or error.message}",
+            f"refused:{error.code}:{error.status}:{error.message}",
             "%s request refused (%s): %s",
             request.method,
             request.headers.get("origin") or "no origin",

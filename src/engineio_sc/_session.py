@@ -29,7 +29,7 @@ from ._http import WebSocket, WebSocketClosed
 from ._options import Options
 from ._reasons import DisconnectReason
 from ._statistics import SessionStatistics
-from .exceptions import ContentTooLongError, ProtocolError, QueueFullError, SocketIsClosedError
+from .exceptions import ProtocolError, QueueFullError, SocketIsClosedError
 from .protocol import (
     SEPARATOR,
     ClientClosed,
@@ -359,14 +359,8 @@ class Session:
                 await self._receive(packet)
             if error is not None:
                 raise error
-        except ProtocolError as exc:
-            self._log.warning("%s: bad POST (%s), closing the session", self.sid, exc)
+        except ProtocolError:
             self.close(DisconnectReason.SERVER_DISCONNECT, abort=True)
-            raise
-        except ContentTooLongError:
-            self._log.warning(
-                "%s: POST body over %d bytes", self.sid, self._options.max_http_buffer_size
-            )
             raise
         finally:
             self._posting = False

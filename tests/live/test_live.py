@@ -261,3 +261,40 @@ async def test_concurrent_get_rejected(serve: Serve) -> None:
             second = await http.get("/engine.io/", params=polling(sid))
         assert (second.status_code, second.text) == (400, "")
         assert (results[0].status_code, results[0].text) == (200, "1")
+
+
+async def test_client_vanishing_mid_frame_and_mid_poll(serve: Serve) -> None:
+    from wsproto.events import TextMessage
+
+    from .wsclient import WebSocketClient
+
+    echo = Echo()
+    async with running(serve, echo) as (url, http):
+        bystander = await handshake(http)
+        host, port = url.removeprefix("http://").split(":")
+        client = WebSocketClient(await anyio.connect_tcp(host, int(port)))
+        await client.handshake(host, "/engine.io/?EIO=4&transport=websocket")
+        assert str(await client.receive()).startswith("0")
+        frame = client.ws.send(TextMessage(data="4" + "x" * 1000))
+        await client.stream.send(frame[: len(frame) // 2])  # half a frame, then gone
+        await client.stream.aclose()
+
+        session = echo.eio._sessions[bystander]
+        poller = await anyio.connect_tcp(host, int(port))  # a poll whose connection drops
+        target = f"/engine.io/?EIO=4&transport=polling&sid={bystander}"
+        await poller.send(f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        with anyio.fail_after(5):
+            while session._poll is None:  # noqa: ASYNC110 - the GET is in flight
+                await anyio.sleep(0.01)
+        await poller.aclose()
+        with anyio.fail_after(5):
+            while session._poll is not None:  # noqa: ASYNC110 - the server notices the drop
+                await anyio.sleep(0.01)
+            await echo.disconnected.wait()
+        assert echo.disconnects[0][1] == "transport close"
+        await http.post("/engine.io/", params=polling(bystander), content="4still here")
+        received: list[str] = []
+        while "4still here" not in received:
+            received += (await http.get("/engine.io/", params=polling(bystander))).text.split(
+                "\x1e"
+            )
