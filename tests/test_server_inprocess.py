@@ -750,3 +750,17 @@ async def test_no_task_left_after_shutdown() -> None:
                 assert await ws.receive() is None
         assert server._sessions == {}
     assert _running_tasks() == baseline
+
+
+async def test_requests_after_shutdown_are_refused_not_restarting() -> None:
+    server = engineio_sc.AsyncServer(close_timeout=0.2)
+    client = ASGIClient(engineio_sc.ASGIApp(server))
+    async with server:
+        sid, _ = await client.handshake()
+        await server.shutdown()
+        late = await client.get("EIO=4&transport=polling")
+        assert (late.status, late.json()["message"]) == (503, "Server shutting down")
+        assert (await client.get(f"EIO=4&transport=polling&sid={sid}")).json()["code"] == 1
+        assert not server.running
+    async with server:  # entering again starts afresh
+        assert (await client.get("EIO=4&transport=polling")).status == 200

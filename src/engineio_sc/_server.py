@@ -175,6 +175,7 @@ class AsyncServer:
         self._stop: anyio.Event | None = None
         self._stopped: anyio.Event | None = None
         self._accepting = False
+        self._shut_down = False
         self._endpoint = Endpoint(self)
         self._closed_totals = [0, 0, 0]  # sessions, messages in, messages out
 
@@ -483,6 +484,7 @@ class AsyncServer:
         if self._outer is not None:
             raise RuntimeError("the server is already running")
         self._started, self._stop, self._stopped = anyio.Event(), anyio.Event(), anyio.Event()
+        self._shut_down = False
         outer = anyio.create_task_group()
         await outer.__aenter__()
         self._outer = outer
@@ -547,6 +549,7 @@ class AsyncServer:
         if self._tg is None or self._stop is None or self._stopped is None:
             return
         self._accepting = False
+        self._shut_down = True
         self.logger.info("shutting down")
         sessions = list(self._sessions.values())
         for session in sessions:
@@ -563,7 +566,7 @@ class AsyncServer:
         When no lifespan opened the group, the first request hosts it: it stays
         inside ``async with self`` until the server shuts down or it is cancelled.
         """
-        if self._tg is not None:
+        if self._tg is not None or self._shut_down:  # after shutdown(): refused, not restarted
             await handle()
             return
         if self._started is not None and not self._started.is_set():
