@@ -19,7 +19,8 @@ def _install(session: nox.Session, extras: str) -> None:
 def tests(session: nox.Session, backend: str) -> None:
     """The test suite on one anyio backend (``-- <pytest args>`` to pass more)."""
     _install(session, "test")
-    session.run("npm", "ci", "--no-audit", "--no-fund", external=True, cwd="tests/js")
+    for folder in ("tests/js", "tests/e2e", "examples/chat"):
+        session.run("npm", "ci", "--no-audit", "--no-fund", external=True, cwd=folder)
     session.run("pytest", "-k", f"{backend} or not (trio or asyncio)", *session.posargs)
 
 

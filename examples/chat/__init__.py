@@ -1,0 +1,1 @@
+"""A browser chat demo: ``hypercorn examples.chat.app:app --worker-class trio``."""

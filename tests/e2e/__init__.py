@@ -1,0 +1,1 @@
+"""End-to-end tier: the browser chat example in headless Chromium."""
