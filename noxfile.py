@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "docs", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 PYTHON = "3.11"
@@ -40,9 +40,25 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site (warnings are errors) into docs/_build/html."""
+    _install(session, "docs")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+
+
+@nox.session(python=PYTHON)
 def example(session: nox.Session) -> None:
     """Serve the echo example on http://127.0.0.1:3000 under Hypercorn's trio worker."""
     _install(session, "test")
     session.run(
         "hypercorn", "examples.echo:app", "--worker-class", "trio", "--bind", "127.0.0.1:3000"
     )
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """The benchmark suite (``-- --quick`` for a smoke run; see benchmarks/README.md)."""
+    _install(session, "test")
+    with session.chdir("benchmarks/loadgen"):
+        session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
+    session.run("python", "benchmarks/run.py", *session.posargs)
