@@ -81,11 +81,14 @@ async def test_binary_and_bad_text_frames_over_websocket() -> None:
     async with served() as (server, client):
         async with client.websocket("EIO=4&transport=websocket") as ws:
             await ws.receive()
+            (session,) = server._sessions.values()
             await ws.send(b"\xff\x00 raw binary is a message")
             await ws.send("")
             assert await ws.receive() is None
             assert ws.close_code == 1002
+        await session.done.wait()
         assert server._sessions == {}
+        assert server.statistics().messages_in == 1
 
 
 def test_sids_are_unguessable() -> None:

@@ -56,3 +56,9 @@ def test_reasons_keep_python_engineio_strings() -> None:
         "transport close",
         "transport error",
     )
+
+
+def test_tornado_handler_is_available_lazily() -> None:
+    from engineio_sc.tornado import get_tornado_handler
+
+    assert engineio_sc.get_tornado_handler is get_tornado_handler

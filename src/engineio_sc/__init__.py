@@ -13,6 +13,8 @@ Usage::
     app = engineio_sc.ASGIApp(eio)   # hypercorn app:app --worker-class trio
 """
 
+from typing import Any
+
 from . import exceptions as exceptions
 from ._reasons import DisconnectReason as DisconnectReason
 from ._server import AsyncServer as AsyncServer
@@ -37,3 +39,15 @@ __all__ = [
     "__version__",
     "exceptions",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``engineio_sc.get_tornado_handler``, as python-engineio has it (``None``
+    without Tornado); imported on first use so that the package imports no framework."""
+    if name == "get_tornado_handler":
+        try:
+            from .tornado import get_tornado_handler
+        except ImportError:
+            return None
+        return get_tornado_handler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -215,10 +215,12 @@ class Endpoint:
         if isinstance(opened, HTTPResponse):
             await ws.deny(opened)
             return
-        await ws.accept(self._cookie(opened))
         try:
+            await ws.accept(self._cookie(opened))
             await ws.send(self._open_packet(opened).encode())
-        except WebSocketClosed:
+        except BaseException as exc:  # the client left (or the request was cancelled)
             opened.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
-            return
+            if isinstance(exc, WebSocketClosed):
+                return
+            raise
         await opened.serve_websocket(ws)

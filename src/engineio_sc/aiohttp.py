@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -159,7 +160,7 @@ def _make_handler(server: AsyncServer, host: ServerHost) -> Handler:
             return await _respond(request, shutting_down())
         neutral = _neutral_request(request)
         if is_websocket_upgrade(neutral.headers):
-            return await _serve_websocket(server, request, neutral)
+            return await _serve_websocket(server, host, request, neutral)
         reply: web.Response | None = None
 
         async def http() -> None:
@@ -176,12 +177,12 @@ def _make_handler(server: AsyncServer, host: ServerHost) -> Handler:
 
 
 async def _serve_websocket(
-    server: AsyncServer, request: web.Request, neutral: HTTPRequest
+    server: AsyncServer, host: ServerHost, request: web.Request, neutral: HTTPRequest
 ) -> web.StreamResponse:
     refusal = bad_websocket_handshake(neutral.headers)
     if refusal is not None:
         return await _respond(request, refusal)
-    ws = AiohttpWebSocket(request, websocket_max_size(server))
+    ws = AiohttpWebSocket(request, websocket_max_size(server), lambda: host.stopping)
     try:
         await server._serve(partial(server.handle_websocket, neutral, ws))
     except WebSocketClosed:
@@ -236,11 +237,19 @@ class AiohttpWebSocket:
 
     :attr:`response` is what the request handler returns: the WebSocket once
     accepted, or the HTTP response that refused it.
+
+    ``stopping()`` says whether the application is shutting down: aiohttp then
+    ignores what its clients send, so :meth:`close` does not wait for the
+    client's answer to the close frame (it would wait aiohttp's whole close
+    timeout, 10 seconds, for nothing).
     """
 
-    def __init__(self, request: web.Request, max_msg_size: int) -> None:
+    def __init__(
+        self, request: web.Request, max_msg_size: int, stopping: Callable[[], bool]
+    ) -> None:
         self._request = request
         self._max_msg_size = max_msg_size
+        self._stopping = stopping
         self._ws: web.WebSocketResponse | None = None
         self._closed = False
         self.response: web.StreamResponse | None = None
@@ -307,12 +316,18 @@ class AiohttpWebSocket:
             raise WebSocketClosed from exc
 
     async def close(self, code: int = 1000) -> None:
-        """Start the closing handshake with ``code`` and wait (bounded by
-        aiohttp's close timeout) for the client's answer."""
+        """Send the close frame with ``code`` and wait (bounded by aiohttp's close
+        timeout) for the client's answer, unless the application is shutting
+        down: then close the connection once the frame is written."""
         ws = self._ws
         if ws is None or self._closed:
             self._closed = True
             return
         self._closed = True
-        with contextlib.suppress(ConnectionError, RuntimeError):
+        # With a deadline in the past, aiohttp writes the frame (no suspension
+        # before that), is cancelled at its first wait and closes the transport.
+        with (
+            anyio.move_on_after(0 if self._stopping() else math.inf),
+            contextlib.suppress(ConnectionError, RuntimeError),
+        ):
             await ws.close(code=code)

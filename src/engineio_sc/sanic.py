@@ -27,6 +27,8 @@ from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 try:
     from sanic import Request, Sanic
     from sanic.compat import Header
@@ -238,7 +240,7 @@ class SanicConnection:
     async def wait_disconnected(self) -> None:
         """Never returns: Sanic cancels the handler when its client goes away,
         which ends the poll just as well."""
-        await asyncio.Event().wait()
+        await anyio.sleep_forever()
 
 
 class SanicWebSocket:

@@ -33,6 +33,7 @@ Tornado is asyncio only.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from functools import partial
@@ -149,7 +150,7 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
         """Set up the per-request state."""
         self._chunks: list[bytes] = []
         self._size = 0
-        self._gone = anyio.Event()
+        self._gone = asyncio.Event()  # Tornado is asyncio only
         self._ws: TornadoWebSocket | None = None
 
     # -- Tornado's hooks -------------------------------------------------------
@@ -186,6 +187,13 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
         the next one while :data:`RECEIVE_BUFFER` messages are waiting)."""
         if self._ws is not None:
             await self._ws.received(message)
+
+    def on_connection_close(self) -> None:
+        """The client went away: end a body still being read, as Tornado does for
+        ``stream_request_body`` handlers (``WebSocketHandler`` skips that), then
+        clean up as ``WebSocketHandler`` does (which calls :meth:`on_close`)."""
+        tornado.web.RequestHandler.on_connection_close(self)
+        super().on_connection_close()
 
     def on_close(self) -> None:
         """The client went away, or the WebSocket is closed."""

@@ -1,0 +1,516 @@
+"""What every framework example must do, as a base class of tests.
+
+Each ``test_<framework>.py`` subclasses :class:`EngineIOScenarios` and provides
+the ``example`` fixture (the example server, shared by the module's tests) and
+the ``framework`` fixture (the example's name, for the tests that start an
+example of their own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import anyio.abc
+import engineio
+import httpx
+import pytest
+
+import engineio_sc
+from engineio_sc._http import HTTPConnection, HTTPRequest, HTTPResponse
+
+from ..live.wsclient import Rejected, WebSocketClient, connect
+from .conftest import (
+    MAX_PAYLOAD,
+    PING_INTERVAL,
+    PING_TIMEOUT,
+    REPO_ROOT,
+    RunningExample,
+    running_example,
+)
+
+PATH = "/engine.io/"
+DEADLINE = 10.0
+"""Seconds for a whole test body."""
+
+HANDSHAKE = {"EIO": "4", "transport": "polling"}
+
+NODE = shutil.which("node")
+NODE_CLIENT = REPO_ROOT / "tests" / "js" / "client.mjs"
+NODE_MODULES = REPO_ROOT / "tests" / "js" / "node_modules"
+NODE_TIMEOUT_MS = 10_000
+
+
+def polling(sid: str) -> dict[str, str]:
+    return {"EIO": "4", "transport": "polling", "sid": sid}
+
+
+class Polling:
+    """One polling session over httpx; it answers the server's pings."""
+
+    def __init__(self, http: httpx.AsyncClient, path: str = PATH) -> None:
+        self.http = http
+        self.path = path
+        self.sid = ""
+
+    async def open(self) -> dict[str, Any]:
+        """The handshake: the OPEN packet's JSON."""
+        response = await self.http.get(self.path, params=HANDSHAKE)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "text/plain; charset=UTF-8"
+        assert response.text.startswith("0"), response.text
+        info: dict[str, Any] = json.loads(response.text[1:])
+        self.sid = str(info["sid"])
+        return info
+
+    async def post(self, payload: str | bytes) -> httpx.Response:
+        content = payload.encode() if isinstance(payload, str) else payload
+        return await self.http.post(self.path, params=polling(self.sid), content=content)
+
+    async def get(self) -> httpx.Response:
+        return await self.http.get(self.path, params=polling(self.sid))
+
+    async def poll(self) -> list[str]:
+        """The packets of the next poll that brings more than pings."""
+        while True:
+            response = await self.get()
+            assert response.status_code == 200, response.text
+            packets = response.text.split("\x1e")
+            if "2" in packets:
+                assert (await self.post("3")).text == "ok"
+            others = [packet for packet in packets if packet != "2"]
+            if others:
+                return others
+
+    async def close(self) -> None:
+        response = await self.post("1")
+        assert (response.status_code, response.text) == (200, "ok")
+
+
+async def next_message(ws: WebSocketClient) -> str | bytes | None:
+    """The next message that is not a ping (pings are answered); None once closed."""
+    while True:
+        message = await ws.receive()
+        if message == "2":
+            await ws.send("3")
+            continue
+        return message
+
+
+@asynccontextmanager
+async def http_client(example: RunningExample) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=example.url, timeout=DEADLINE) as http:
+        yield http
+
+
+def websocket_url(example: RunningExample, **params: str) -> str:
+    query = "&".join(f"{key}={value}" for key, value in {"EIO": "4", **params}.items())
+    return f"{example.ws_url}{PATH}?{query}"
+
+
+# -- the npm engine.io-client ----------------------------------------------------
+
+NODE_MODES = {
+    # name: (transports, expect an upgrade, open transport, final transport)
+    "polling": ("polling", False, "polling", "polling"),
+    "websocket": ("websocket", False, "websocket", "websocket"),
+    "upgrade": ("polling,websocket", True, "polling", "websocket"),
+}
+
+NODE_MESSAGES: list[dict[str, str]] = [
+    {"type": "text", "data": "héllo ✓"},
+    {"type": "binary", "hex": bytes([0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF]).hex()},
+    {"type": "text", "data": "astral 🎉 and a colon: still text"},
+    {"type": "binary", "hex": (b"\xff\x00" * 300).hex()},
+    {"type": "binary", "hex": ""},
+    {"type": "text", "data": "4"},
+    {"type": "text", "data": "b"},
+]
+
+
+def run_node_client(example: RunningExample, mode: str) -> dict[str, Any]:
+    """One session of tests/js/client.mjs; its JSON report."""
+    assert NODE is not None
+    transports, expect_upgrade, _, _ = NODE_MODES[mode]
+    args = [NODE, str(NODE_CLIENT), "--url", example.url, "--transports", transports]
+    if expect_upgrade:
+        args.append("--expect-upgrade")
+    for message in NODE_MESSAGES:
+        kind, value = (
+            ("text", message["data"]) if message["type"] == "text" else ("bin", message["hex"])
+        )
+        args += ["--send", f"{kind}:{value}"]
+    args += ["--timeout", str(NODE_TIMEOUT_MS)]
+    completed = subprocess.run(
+        args,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=NODE_TIMEOUT_MS / 1000 + 10,
+        check=False,
+    )
+    lines = completed.stdout.splitlines()
+    assert len(lines) == 1, (
+        f"want one JSON line, exit {completed.returncode}\n"
+        f"stdout: {completed.stdout!r}\nstderr: {completed.stderr}"
+    )
+    report: dict[str, Any] = json.loads(lines[0])
+    assert completed.returncode == (0 if report["ok"] else 1), completed.stderr
+    return report
+
+
+# -- the scenarios ---------------------------------------------------------------
+
+
+class EngineIOScenarios:
+    """Engine.IO through the framework, with real clients."""
+
+    async def test_polling_handshake_and_echo(self, example: RunningExample) -> None:
+        """Handshake, a POST with a text and a base64 binary packet, and both back
+        through GETs."""
+        with anyio.fail_after(DEADLINE):
+            async with http_client(example) as http:
+                session = Polling(http)
+                info = await session.open()
+                assert info["upgrades"] == ["websocket"]
+                assert info["pingInterval"] == int(PING_INTERVAL * 1000)
+                assert info["pingTimeout"] == int(PING_TIMEOUT * 1000)
+                assert info["maxPayload"] == MAX_PAYLOAD
+                post = await session.post("4héllo ✓\x1ebAP8=")
+                assert (post.status_code, post.text) == (200, "ok")
+                received: list[str] = []
+                while len(received) < 2:
+                    received += await session.poll()
+                assert received == ["4héllo ✓", "bAP8="]
+                await session.close()
+                gone = await session.get()
+                assert (gone.status_code, gone.json()["code"]) == (400, 1)
+
+    async def test_polling_body_limit(self, example: RunningExample) -> None:
+        """A POST body of ``maxPayload`` bytes is taken, one byte more gets 413,
+        with a Content-Length or chunked (counted as it arrives)."""
+
+        async def chunked(body: bytes) -> AsyncIterator[bytes]:
+            for start in range(0, len(body), 1000):
+                yield body[start : start + 1000]
+
+        with anyio.fail_after(DEADLINE):
+            async with http_client(example) as http:
+                session = Polling(http)
+                await session.open()
+                fits = "4" + "x" * (MAX_PAYLOAD - 1)
+                too_big = "4" + "x" * MAX_PAYLOAD
+                assert (await session.post(too_big)).status_code == 413
+                response = await http.post(
+                    PATH, params=polling(session.sid), content=chunked(too_big.encode())
+                )
+                assert response.status_code == 413
+                assert (await session.post(fits)).status_code == 200
+                assert await session.poll() == [fits]
+                response = await http.post(
+                    PATH, params=polling(session.sid), content=chunked(b"4chunked")
+                )
+                assert (response.status_code, response.text) == (200, "ok")
+                assert await session.poll() == ["4chunked"]
+                await session.close()
+
+    async def test_preflight_and_other_methods(self, example: RunningExample) -> None:
+        """OPTIONS reaches the server (CORS preflight); PUT is not routed."""
+        with anyio.fail_after(DEADLINE):
+            async with http_client(example) as http:
+                preflight = await http.options(
+                    PATH,
+                    params=HANDSHAKE,
+                    headers={
+                        "Origin": "http://example.com",
+                        "Access-Control-Request-Method": "POST",
+                    },
+                )
+                assert preflight.status_code == 204
+                assert preflight.headers["access-control-allow-origin"] == "http://example.com"
+                assert "POST" in preflight.headers["access-control-allow-methods"]
+                put = await http.put(PATH, params=HANDSHAKE)
+                assert put.status_code == 405
+
+    async def test_websocket_echo(self, example: RunningExample) -> None:
+        """A WebSocket session: text and binary messages come back."""
+        with anyio.fail_after(DEADLINE):
+            async with connect(websocket_url(example, transport="websocket")) as ws:
+                opening = await ws.receive()
+                assert isinstance(opening, str)
+                assert opening.startswith("0")
+                assert json.loads(opening[1:])["upgrades"] == []
+                await ws.send("4héllo ✓")
+                assert await next_message(ws) == "4héllo ✓"
+                await ws.send(b"\x00\xff")
+                assert await next_message(ws) == b"\x00\xff"
+                await ws.send(b"")
+                assert await next_message(ws) == b""
+
+    async def test_websocket_message_limit(self, example: RunningExample) -> None:
+        """A message of ``maxPayload`` bytes is taken; one byte more closes the
+        WebSocket with 1009 (the server's own check, within the framework's limit)."""
+        with anyio.fail_after(DEADLINE):
+            async with connect(websocket_url(example, transport="websocket")) as ws:
+                await ws.receive()
+                fits = "4" + "é" * ((MAX_PAYLOAD - 1) // 2)
+                assert len(fits.encode()) <= MAX_PAYLOAD
+                await ws.send(fits)
+                assert await next_message(ws) == fits
+                await ws.send(b"\x07" * MAX_PAYLOAD)
+                assert await next_message(ws) == b"\x07" * MAX_PAYLOAD
+                await ws.send("4" + "x" * MAX_PAYLOAD)
+                assert await next_message(ws) is None
+                assert ws.close_code == 1009
+
+    async def test_websocket_far_over_limit(self, example: RunningExample) -> None:
+        """A message far over the limit is stopped by the framework: 1009 too."""
+        with anyio.fail_after(DEADLINE):
+            async with connect(websocket_url(example, transport="websocket")) as ws:
+                await ws.receive()
+                await ws.send(b"\x07" * (MAX_PAYLOAD * 4))
+                assert await next_message(ws) is None
+                assert ws.close_code == 1009
+
+    async def test_websocket_refused_with_http_status(self, example: RunningExample) -> None:
+        """A WebSocket the server refuses gets its HTTP error response, not a 101."""
+        with anyio.fail_after(DEADLINE):
+            with pytest.raises(Rejected) as unknown:
+                async with connect(websocket_url(example, transport="websocket", sid="nope")):
+                    pass
+            assert unknown.value.status == 400
+            assert json.loads(unknown.value.body) == {"code": 1, "message": "Session ID unknown"}
+            with pytest.raises(Rejected) as old:
+                async with connect(f"{example.ws_url}{PATH}?EIO=3&transport=websocket"):
+                    pass
+            assert old.value.status == 400
+            assert json.loads(old.value.body)["code"] == 5
+
+    async def test_upgrade(self, example: RunningExample) -> None:
+        """Polling, then the upgrade (2probe, 3probe, the pending poll gets a
+        noop, 5), then echoes over the WebSocket; polling is refused after it."""
+        with anyio.fail_after(DEADLINE):
+            async with http_client(example) as http:
+                session = Polling(http)
+                await session.open()
+                url = websocket_url(example, transport="websocket", sid=session.sid)
+                async with connect(url) as ws, anyio.create_task_group() as tg:
+                    noop = anyio.Event()
+
+                    async def pending_poll() -> None:
+                        assert await session.poll() == ["6"]
+                        noop.set()
+
+                    tg.start_soon(pending_poll)
+                    await ws.send("2probe")
+                    assert await ws.receive() == "3probe"
+                    await noop.wait()
+                    await ws.send("5")
+                    await ws.send("4upgraded ✓")
+                    assert await next_message(ws) == "4upgraded ✓"
+                    await ws.send(b"\x01\x02")
+                    assert await next_message(ws) == b"\x01\x02"
+                    refused = await session.get()
+                    assert refused.status_code == 400
+                    assert refused.json() == {"code": 3, "message": "Bad request"}
+
+    async def test_python_client_upgrade(self, example: RunningExample) -> None:
+        """python-engineio's AsyncClient: a default session (polling, then the
+        upgrade), text and binary echoes."""
+        client: Any = engineio.AsyncClient(handle_sigint=False)
+        received: asyncio.Queue[Any] = asyncio.Queue()
+        disconnects: list[str] = []
+        client.on("message", received.put_nowait)
+        client.on("disconnect", disconnects.append)
+        sent: list[str | bytes] = ["hello there", bytes(range(256)) * 4, "héllo ✓ 🎉"]
+        try:
+            with anyio.fail_after(DEADLINE):
+                await client.connect(example.url)
+                assert client.transport() == "websocket"
+                for message in sent:
+                    await client.send(message)
+                echoed = [await received.get() for _ in sent]
+        finally:
+            with anyio.fail_after(DEADLINE):
+                await client.disconnect()
+        assert echoed == sent
+        assert [type(item) for item in echoed] == [type(item) for item in sent]
+        assert disconnects == [client.reason.CLIENT_DISCONNECT]
+
+    async def test_environ_has_the_real_client_address(self, example: RunningExample) -> None:
+        """The connect handler's environ has the client's address and port."""
+        with anyio.fail_after(DEADLINE):
+            async with await anyio.connect_tcp("127.0.0.1", example.port) as stream:
+                port = stream.extra(anyio.abc.SocketAttribute.local_port)
+                await stream.send(
+                    f"GET {PATH}?EIO=4&transport=polling HTTP/1.1\r\n"
+                    f"Host: 127.0.0.1:{example.port}\r\nConnection: close\r\n\r\n".encode()
+                )
+                reply = b""
+                while b'"maxPayload"' not in reply:
+                    reply += await stream.receive()
+            sid = json.loads(reply.partition(b"\r\n\r\n")[2].decode()[1:])["sid"]
+            line = re.compile(rf"Client {re.escape(sid)} connected from 127\.0\.0\.1:(\d+)")
+            match = await anyio.to_thread.run_sync(example.log.wait_for, line, 5.0)
+            assert match is not None, example.log.text
+            assert int(match.group(1)) == port
+            async with http_client(example) as http:
+                session = Polling(http)
+                session.sid = sid
+                await session.close()
+
+    @pytest.mark.parametrize("mode", list(NODE_MODES))
+    @pytest.mark.node
+    @pytest.mark.skipif(NODE is None, reason="node is not on PATH")
+    @pytest.mark.skipif(
+        not (NODE_MODULES / "engine.io-client").is_dir(),
+        reason="tests/js/node_modules is missing (run: cd tests/js && npm ci)",
+    )
+    def test_node_client(self, example: RunningExample, mode: str) -> None:
+        """The npm engine.io-client: text and binary echoes (sync: a subprocess)."""
+        _, expect_upgrade, open_transport, final_transport = NODE_MODES[mode]
+        report = run_node_client(example, mode)
+        assert report["error"] is None, report
+        assert report["ok"] is True, report
+        assert report["openTransport"] == open_transport, report
+        assert report["upgraded"] is expect_upgrade, report
+        assert report["finalTransport"] == final_transport, report
+        assert report["messages"] == NODE_MESSAGES
+        assert report["closeReason"] == "forced close", report
+
+    async def test_client_leaving_mid_body(self, framework: str) -> None:
+        """POSTs whose client leaves mid-body (Content-Length or chunked) leave no
+        request behind: none is still pending (answered 500) at shutdown."""
+        with running_example(framework) as example:
+            with anyio.fail_after(DEADLINE):
+                async with http_client(example) as http:
+                    left = Polling(http)
+                    await left.open()
+                    target = f"{PATH}?EIO=4&transport=polling&sid={left.sid}"
+                    for framing, body in [
+                        ("Content-Length: 100", b"4abc"),
+                        ("Transfer-Encoding: chunked", b"10\r\n4abc"),
+                    ]:
+                        async with await anyio.connect_tcp("127.0.0.1", example.port) as stream:
+                            await stream.send(
+                                f"POST {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                f"{framing}\r\n\r\n".encode()
+                                + body
+                            )
+                    session = Polling(http)
+                    await session.open()
+                    assert (await session.post("4still here")).text == "ok"
+                    assert await session.poll() == ["4still here"]
+                    await session.close()
+                    # Closes the session either way (a POST overlapping one the
+                    # server still reads is refused, and ends the session).
+                    await left.post("1")
+                example.interrupt()
+                status = await anyio.to_thread.run_sync(example.wait_exit)
+            assert status == 0, example.log.text
+            assert not re.search(r"(^|\s)500\s", example.log.text, re.M), example.log.text
+
+    async def test_sigint_closes_open_sessions(self, framework: str) -> None:
+        """On SIGINT the example closes its sessions (a WebSocket, a pending
+        poll) and exits cleanly and quickly."""
+        with running_example(framework) as example:
+            with anyio.fail_after(DEADLINE):
+                async with (
+                    http_client(example) as http,
+                    connect(websocket_url(example, transport="websocket")) as ws,
+                ):
+                    await ws.receive()
+                    session = Polling(http)
+                    await session.open()
+                    async with anyio.create_task_group() as tg:
+                        polled: list[list[str]] = []
+
+                        async def poll() -> None:
+                            polled.append(await session.poll())
+
+                        tg.start_soon(poll)
+                        await ws.send("4before")
+                        assert await next_message(ws) == "4before"
+                        started = anyio.current_time()
+                        example.interrupt()
+                        assert await next_message(ws) is None
+                    assert polled == [["1"]]
+                    status = await anyio.to_thread.run_sync(example.wait_exit)
+                    assert status == 0, example.log.text
+                    assert anyio.current_time() - started < 3.0
+
+
+def check_import_error(module: str, package: str) -> None:
+    """Importing ``engineio_sc.<module>`` without ``package`` names the pip extra."""
+    code = f"import sys; sys.modules[{package!r}] = None; import engineio_sc.{module}"
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert completed.returncode == 1
+    assert "ImportError" in completed.stderr
+    assert f'pip install "engineio_sc[{module}]"' in completed.stderr, completed.stderr
+
+
+def check_not_imported_by_package(package: str) -> None:
+    """``import engineio_sc`` does not import the framework."""
+    code = f"import sys, engineio_sc; print({package!r} in sys.modules)"
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert completed.stdout.strip() == "False"
+
+
+class PollProbe(engineio_sc.AsyncServer):
+    """A server whose every poll waits for its client to go away.
+
+    For the adapters' ``wait_disconnected`` (or, with Sanic, the framework's
+    cancellation of the request when its client leaves).
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.started = anyio.Event()
+        self.gone = anyio.Event()
+
+    async def handle_http(self, request: HTTPRequest, conn: HTTPConnection) -> HTTPResponse:
+        self.started.set()
+        try:
+            await conn.wait_disconnected()
+        finally:
+            self.gone.set()
+        return HTTPResponse(499)
+
+
+async def check_poll_ends_when_its_client_leaves(probe: PollProbe, port: int) -> float:
+    """A poll that waits for its client, on ``port``, sees it leave: how long
+    it took, in seconds."""
+    with anyio.fail_after(DEADLINE):
+        async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+            await stream.send(
+                f"GET {PATH}?EIO=4&transport=polling&sid=probe HTTP/1.1\r\n"
+                f"Host: 127.0.0.1:{port}\r\n\r\n".encode()
+            )
+            await probe.started.wait()
+            assert not probe.gone.is_set()
+        left = anyio.current_time()
+        await probe.gone.wait()
+        return anyio.current_time() - left
