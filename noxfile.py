@@ -20,7 +20,7 @@ def tests(session: nox.Session, backend: str) -> None:
     """The test suite on one anyio backend (``-- <pytest args>`` to pass more)."""
     _install(session, "test")
     for folder in ("tests/js", "tests/e2e", "examples/chat"):
-        session.run("npm", "ci", "--no-audit", "--no-fund", external=True, cwd=folder)
+        session.run("npm", "ci", "--prefix", folder, "--no-audit", "--no-fund", external=True)
     session.run("pytest", "-k", f"{backend} or not (trio or asyncio)", *session.posargs)
 
 

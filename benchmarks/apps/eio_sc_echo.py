@@ -1,0 +1,27 @@
+"""Engine.IO echo on engineio_sc: every message goes back to its sender.
+
+Serve with ``hypercorn eio_sc_echo:app --worker-class trio`` (or ``asyncio``) or
+``uvicorn eio_sc_echo:app``, with ``benchmarks/apps`` on ``PYTHONPATH``.
+"""
+
+from __future__ import annotations
+
+import _settings
+
+import engineio_sc
+
+eio = engineio_sc.AsyncServer(
+    ping_interval=_settings.ping_interval(),
+    ping_timeout=_settings.ping_timeout(),
+    max_http_buffer_size=_settings.max_payload(),
+    cors_allowed_origins="*",
+)
+
+
+@eio.on("message")
+async def message(sid: str, data: str | bytes) -> None:
+    """Send the message back to its sender."""
+    await eio.send(sid, data)
+
+
+app = engineio_sc.ASGIApp(eio)

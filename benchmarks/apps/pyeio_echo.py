@@ -1,0 +1,29 @@
+"""Engine.IO echo on python-engineio (``async_mode='asgi'``): the reference point.
+
+Serve with ``hypercorn pyeio_echo:app`` (asyncio worker; python-engineio does not
+run on trio) or ``uvicorn pyeio_echo:app``, with ``benchmarks/apps`` on ``PYTHONPATH``.
+"""
+
+from __future__ import annotations
+
+import _settings
+import engineio
+
+eio = engineio.AsyncServer(
+    async_mode="asgi",
+    ping_interval=_settings.ping_interval(),
+    ping_timeout=_settings.ping_timeout(),
+    max_http_buffer_size=_settings.max_payload(),
+    cors_allowed_origins="*",
+)
+
+
+async def message(sid: str, data: str | bytes) -> None:
+    """Send the message back to its sender."""
+    await eio.send(sid, data)
+
+
+eio.on("message", message)  # called, not a decorator: python-engineio has no type hints
+
+
+app = engineio.ASGIApp(eio)

@@ -1,0 +1,157 @@
+"""Medians, spreads and ratios over the repetitions, as Markdown tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .scenarios import OPEN_ERRORS, RunResult, Scenario
+from .servers import APP_TITLES, Config
+from .stats import Spread, spread
+
+Getter = Callable[[RunResult], float | None]
+
+
+def _memory(key: str, scale: float = 1.0) -> Getter:
+    def get(run: RunResult) -> float | None:
+        value = None if run.memory is None else run.memory.get(key)
+        return None if value is None else float(value) / scale
+
+    return get
+
+
+@dataclass(frozen=True)
+class Column:
+    """One figure of a table: how to read it from a run and how to print it."""
+
+    title: str
+    get: Getter
+    digits: str  # "int", "ms", "pct", "one"
+
+
+def _rate(run: RunResult) -> float | None:
+    return run.rate if run.ok else None
+
+
+def _field(name: str) -> Getter:
+    def get(run: RunResult) -> float | None:
+        value = getattr(run, name)
+        return None if value is None or not run.ok else float(value)
+
+    return get
+
+
+def columns(scenario: Scenario) -> list[Column]:
+    """The figures shown for ``scenario``: throughput tables, or the memory table."""
+    cpu = [
+        Column("server CPU %", _field("server_cpu_pct"), "pct"),
+        Column("loadgen CPU %", _field("loadgen_cpu_pct"), "pct"),
+    ]
+    if scenario.loadgen == "idle":
+        return [
+            Column("KiB/session", _memory("kib_per_session"), "one"),
+            Column("sessions opened", _memory("sessions"), "int"),
+            Column("RSS before MiB", _memory("rss_before_kib", 1024), "one"),
+            Column("RSS held MiB", _memory("rss_held_kib", 1024), "one"),
+            Column("RSS after close MiB", _memory("rss_after_close_kib", 1024), "one"),
+            Column("open s", _memory("open_s"), "one"),
+            Column("close s", _memory("close_s"), "one"),
+            Column("dropped", _memory("dropped"), "int"),
+            Column("min pings/session", _memory("pings_min"), "int"),
+            *cpu,
+        ]
+    latency = "open" if scenario.loadgen == "sessions" else "RTT"
+    return [
+        Column(scenario.unit, _rate, "int"),
+        Column(f"{latency} p50 ms", _field("p50_ms"), "ms"),
+        Column(f"{latency} p99 ms", _field("p99_ms"), "ms"),
+        *cpu,
+    ]
+
+
+def _number(value: float, digits: str) -> str:
+    if digits == "int":
+        return f"{value:,.0f}"
+    if digits == "pct":
+        return f"{value:.0f}"
+    if digits == "one":
+        return f"{value:,.1f}"
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def format_spread(value: Spread | None, digits: str) -> str:
+    """``median (min-max)``, or just the value for a single repetition."""
+    if value is None:
+        return "-"
+    if value.n == 1 or value.low == value.high:
+        return _number(value.median, digits)
+    low, high = _number(value.low, digits), _number(value.high, digits)
+    return f"{_number(value.median, digits)} ({low}-{high})"
+
+
+def _ratio(mine: Spread | None, other: Spread | None) -> str:
+    if mine is None or other is None or other.median == 0:
+        return "-"
+    return f"{mine.median / other.median:.2f}x"
+
+
+def _runs_of(runs: Sequence[RunResult], scenario: str, config: str) -> list[RunResult]:
+    return [r for r in runs if r.scenario == scenario and r.config == config]
+
+
+def _headline(runs: Sequence[RunResult], scenario: Scenario, config: str) -> Spread | None:
+    return spread([columns(scenario)[0].get(r) for r in _runs_of(runs, scenario.name, config)])
+
+
+def _row(runs: Sequence[RunResult], scenario: Scenario, config: Config) -> list[str]:
+    mine = _runs_of(runs, scenario.name, config.name)
+    cells = [f"{APP_TITLES[config.app]} / {config.server}"]
+    cells += [format_spread(spread([c.get(r) for r in mine]), c.digits) for c in columns(scenario)]
+    headline = _headline(runs, scenario, config.name)
+    for other_app in ("pyeio", "bare"):
+        other = _headline(runs, scenario, f"{other_app}/{config.server}")
+        cells.append(_ratio(headline, other) if config.app == "eio_sc" else "")
+    failed = sum(r.failure_count() for r in mine)
+    cells.append(f"{failed} in {len(mine)} runs" if failed else "0")
+    return cells
+
+
+def table(runs: Sequence[RunResult], scenario: Scenario, configs: Sequence[Config]) -> str:
+    """The Markdown table of one scenario: one row per configuration that ran it."""
+    present = [c for c in configs if _runs_of(runs, scenario.name, c.name)]
+    if not present:
+        return ""
+    what = "KiB/session" if scenario.loadgen == "idle" else scenario.unit
+    titles = ["configuration", *(c.title for c in columns(scenario))]
+    titles += [f"{what} ÷ python-engineio", f"{what} ÷ bare", "failures"]
+    lines = [
+        f"### {scenario.name}: {scenario.title()}",
+        "",
+        "| " + " | ".join(titles) + " |",
+        "|" + "|".join([":--"] + ["--:"] * (len(titles) - 1)) + "|",
+    ]
+    lines += ["| " + " | ".join(_row(runs, scenario, c)) + " |" for c in present]
+    return "\n".join(lines) + "\n"
+
+
+def failure_notes(runs: Sequence[RunResult]) -> str:
+    """One bullet per run that failed or reported errors, with the first samples."""
+    notes = []
+    for run in runs:
+        if run.failure_count() == 0:
+            continue
+        parts = [f"rep {run.rep}, {run.config}, {run.scenario}:"]
+        if run.error:
+            parts.append(f"run failed: {run.error.strip()[:500]}")
+        counts = {
+            "failed opens": run.failed_opens,
+            "unexpected closes": run.unexpected_closes,
+            "mismatches": run.mismatches,
+            **{k: v for k, v in run.errors.items() if k not in OPEN_ERRORS},
+            "server log problem lines": len(run.server_log_problems),
+        }
+        parts.append(", ".join(f"{k}: {v}" for k, v in counts.items() if v))
+        parts += [f"`{s[:200]}`" for s in run.samples[:3]]
+        parts += [f"server: `{line[:200]}`" for line in run.server_log_problems[:3]]
+        notes.append("- " + " ".join(parts))
+    return "\n".join(notes) + ("\n" if notes else "")

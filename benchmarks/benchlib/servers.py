@@ -1,0 +1,174 @@
+"""The server configurations and the server process under test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from . import procfs
+
+APPS_DIR = Path(__file__).resolve().parent.parent / "apps"
+
+APPS = {
+    "eio_sc": "eio_sc_echo:app",
+    "pyeio": "pyeio_echo:app",
+    "bare": "bare_ws_echo:app",
+}
+APP_TITLES = {"eio_sc": "engineio_sc", "pyeio": "python-engineio", "bare": "bare WebSocket"}
+SERVERS = ("hypercorn-trio", "hypercorn-asyncio", "uvicorn")
+BACKLOG = 2048
+
+
+@dataclass(frozen=True)
+class Config:
+    """One application served by one ASGI server, e.g. ``eio_sc/hypercorn-trio``."""
+
+    app: str
+    server: str
+
+    @property
+    def name(self) -> str:
+        """``app/server``."""
+        return f"{self.app}/{self.server}"
+
+    @property
+    def engineio(self) -> bool:
+        """Whether the application speaks Engine.IO (the bare echo does not)."""
+        return self.app != "bare"
+
+
+CONFIGS = (
+    Config("eio_sc", "hypercorn-trio"),
+    Config("eio_sc", "hypercorn-asyncio"),
+    Config("eio_sc", "uvicorn"),
+    Config("pyeio", "hypercorn-asyncio"),
+    Config("pyeio", "uvicorn"),
+    Config("bare", "hypercorn-trio"),
+    Config("bare", "hypercorn-asyncio"),
+    Config("bare", "uvicorn"),
+)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that the OS just handed out and that is free again."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_command(config: Config, port: int) -> list[str]:
+    """The command line serving ``config`` on 127.0.0.1:``port`` with one worker, no access log."""
+    app = APPS[config.app]
+    if config.server == "uvicorn":
+        return [
+            *(sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)),
+            *("--no-access-log", "--log-level", "warning", "--lifespan", "on"),
+            *("--backlog", str(BACKLOG)),
+        ]
+    worker = config.server.removeprefix("hypercorn-")
+    return [
+        *(sys.executable, "-m", "hypercorn", app, "--worker-class", worker, "--workers", "1"),
+        *("--bind", f"127.0.0.1:{port}", "--backlog", str(BACKLOG), "--log-level", "warning"),
+    ]
+
+
+def _probe(port: int) -> bool:
+    """Whether an HTTP request to ``/`` gets any response (creates no Engine.IO session)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            return sock.recv(16).startswith(b"HTTP/1.1")
+    except OSError:
+        return False
+
+
+class ServerProcess:
+    """A server configuration running as a subprocess, its log in a file."""
+
+    def __init__(self, config: Config, env: dict[str, str], log_path: Path) -> None:
+        self.config = config
+        self.port = free_port()
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log: IO[bytes] = log_path.open("ab")  # a restarted server adds to it
+        full_env = {**os.environ, **env}
+        full_env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(APPS_DIR), full_env.get("PYTHONPATH", "")) if p
+        )
+        self.command = server_command(config, self.port)
+        self.process = subprocess.Popen(
+            self.command, env=full_env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        self.pid = self.process.pid
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Wait until the server answers HTTP; raise if it exits or takes too long."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.config.name} exited at start: {self.log_tail()}")
+            if _probe(self.port):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.config.name} not ready after {timeout} s: {self.log_tail()}")
+
+    def pids(self) -> list[int]:
+        """The server process and every process it started."""
+        return [self.pid, *procfs.descendants(self.pid)]
+
+    def worker_pid(self) -> int:
+        """The process that serves requests: Hypercorn's spawned worker, else the server itself."""
+        for pid in procfs.descendants(self.pid):
+            if "spawn_main" in procfs.cmdline(pid):
+                return pid
+        return self.pid
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server and its children (user + system)."""
+        return sum(procfs.cpu_seconds(pid) for pid in self.pids())
+
+    def rss_kib(self) -> int:
+        """The worker process's resident set size in KiB."""
+        return procfs.rss_kib(self.worker_pid())
+
+    def running(self) -> bool:
+        """Whether the server and its worker are still alive."""
+        return self.process.poll() is None and procfs.alive(self.worker_pid())
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The end of the server's output."""
+        self._log.flush()
+        text = self.log_path.read_text(errors="replace").strip().splitlines()
+        return "\n".join(text[-lines:])
+
+    def log_problems(self) -> list[str]:
+        """Lines of the server's output that report an error or a traceback."""
+        self._log.flush()
+        markers = ("Traceback", "ERROR", "Error", "Exception", "CRITICAL")
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return [line for line in text if any(marker in line for marker in markers)]
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM, then SIGKILL for whatever is left after ``timeout``; the exit status."""
+        family = self.pids()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            status = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            status = None
+        for pid in family:
+            if procfs.alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if status is None:
+            self.process.wait(5)
+        self._log.close()
+        return status

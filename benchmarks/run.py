@@ -1,0 +1,390 @@
+"""Benchmark runner: engineio_sc against python-engineio and a bare WebSocket echo.
+
+From the repository root, after ``pip install -e ".[test]"`` and ``npm ci`` in
+``benchmarks/loadgen``::
+
+    python benchmarks/run.py --quick                  # smoke run, under a minute
+    python benchmarks/run.py --repeat 3 --json out.json --markdown benchmarks/results/latest.md
+
+Every configuration (application x ASGI server) runs as a subprocess on 127.0.0.1;
+the Node.js load generator (``benchmarks/loadgen``) drives each scenario. The
+configurations are interleaved within each repetition, and the tables show the
+median of the repetitions with their range. See ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import fnmatch
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import resource
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchlib import report
+from benchlib.loadgen import LOADGEN_DIR, LoadgenError, node_binary
+from benchlib.scenarios import RunResult, Scenario, run_scenario
+from benchlib.servers import CONFIGS, Config, ServerProcess
+
+HERE = Path(__file__).resolve().parent
+SCENARIO_NAMES = ("ws-echo", "ws-echo-1000", "poll-echo", "sessions", "idle-memory")
+PING_PROFILES = {"default": (25.0, 20.0), "idle": (5.0, 5.0), "quick-idle": (1.0, 1.0)}
+PACKAGES = (
+    "engineio_sc",
+    "python-engineio",
+    "hypercorn",
+    "uvicorn",
+    "trio",
+    "anyio",
+    "wsproto",
+    "h11",
+    "websockets",
+    "httptools",
+    "uvloop",
+)
+
+
+def scenarios(args: argparse.Namespace) -> list[Scenario]:
+    """The scenarios at full size, or small and short with ``--quick``; overrides applied."""
+    quick = args.quick
+    d = args.duration or (0.5 if quick else 6.0)
+    w = args.warmup if args.warmup is not None else (0.2 if quick else 1.0)
+    idle_profile = "quick-idle" if quick else "idle"
+    hold = args.idle_hold or (1.3 if quick else 8.0)
+    return [
+        Scenario("ws-echo", "ws-echo", 50 if quick else 100, d, w),
+        Scenario("ws-echo-1000", "ws-echo", 200 if quick else 1000, d, w),
+        Scenario("poll-echo", "poll-echo", 20 if quick else 100, d, w, engineio_only=True),
+        Scenario("sessions", "sessions", args.sessions_clients or (8 if quick else 32), d, w),
+        Scenario(
+            "idle-memory",
+            "idle",
+            args.idle_sessions or (500 if quick else 10_000),
+            hold,
+            0.0,
+            profile=idle_profile,
+            procs=args.loadgen_procs,
+            open_deadline=args.idle_open_deadline or (20.0 if quick else 45.0),
+        ),
+    ]
+
+
+def _matches(config: Config, patterns: Sequence[str]) -> bool:
+    """``eio_sc`` or ``uvicorn`` select by part, ``eio_sc/hyper*`` by glob."""
+    parts = (config.app, config.server)
+    return any(p in parts or fnmatch.fnmatch(config.name, p) for p in patterns)
+
+
+def _apply_loadgen_procs(chosen: list[Scenario], procs: int) -> list[Scenario]:
+    return [dataclasses.replace(s, procs=procs) for s in chosen] if procs else chosen
+
+
+def raise_open_files_limit(needed: int) -> int:
+    """Raise this process's (and so its children's) open-files limit as far as allowed."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < needed:
+        print(f"warning: open-files limit {target} < {needed} needed", file=sys.stderr)
+    return target
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _uvicorn_stack() -> str:
+    """The loop, HTTP and WebSocket implementations uvicorn's ``auto`` picks here."""
+    found = importlib.util.find_spec
+    loop = "uvloop" if found("uvloop") else "asyncio"
+    http = "httptools" if found("httptools") else "h11"
+    ws = "websockets-sansio" if found("websockets") else "wsproto"
+    return f"loop={loop} http={http} ws={ws}"
+
+
+def _git_state() -> str:
+    """The commit measured, and whether src/ had uncommitted changes."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + (" (src/ modified)" if git("status", "--porcelain", "src") else "")
+
+
+def environment() -> dict[str, Any]:
+    """The machine and the versions the figures belong to."""
+    node = subprocess.run([node_binary(), "--version"], capture_output=True, text=True, check=True)
+    ws_package = json.loads((LOADGEN_DIR / "node_modules/ws/package.json").read_text())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": shlex.join(["python", *sys.argv]),
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "node": node.stdout.strip(),
+        "ws (npm)": ws_package["version"],
+        "uvicorn stack": _uvicorn_stack(),
+        "git": _git_state(),
+        **{p: _version(p) for p in PACKAGES},
+    }
+
+
+def _progress(result: RunResult, scenario: Scenario) -> str:
+    """One line per run for the console."""
+    head = f"  {result.config:26} {result.scenario:13}"
+    if not result.ok:
+        return f"{head} FAILED: {(result.error or '').strip()[:300]}"
+    if result.memory is not None:
+        m = result.memory
+        figures = (
+            f"{m['kib_per_session']:.1f} KiB/session ({m['sessions']} sessions), "
+            f"open {m['open_s']:.1f} s, close {m['close_s']:.1f} s, "
+            f"dropped {m['dropped']}, min pings {m['pings_min']}"
+        )
+    else:
+        figures = (
+            f"{result.rate or 0:,.0f} {scenario.unit}, "
+            f"p50 {result.p50_ms or 0:.2f} ms, p99 {result.p99_ms or 0:.2f} ms"
+        )
+    cpu = f"cpu server {result.server_cpu_pct or 0:.0f}% loadgen {result.loadgen_cpu_pct or 0:.0f}%"
+    failures = result.failure_count()
+    return f"{head} {figures}, {cpu}" + (f", {failures} FAILURES" if failures else "")
+
+
+def _start_server(config: Config, profile: str, rep: int, log_dir: Path) -> ServerProcess:
+    interval, timeout = PING_PROFILES[profile]
+    env = {"BENCH_PING_INTERVAL": str(interval), "BENCH_PING_TIMEOUT": str(timeout)}
+    server = ServerProcess(
+        config, env, log_dir / f"rep{rep}-{config.name.replace('/', '_')}-{profile}-server.log"
+    )
+    try:
+        server.wait_ready()
+    except RuntimeError:
+        server.stop()
+        raise
+    return server
+
+
+def run_config(
+    config: Config, chosen: Sequence[Scenario], rep: int, log_dir: Path
+) -> list[RunResult]:
+    """Every scenario of one configuration: one server per ping profile, restarted if it dies."""
+    results: list[RunResult] = []
+    for profile in dict.fromkeys(s.profile for s in chosen):
+        server: ServerProcess | None = None
+        for scenario in (s for s in chosen if s.profile == profile):
+            if server is not None and not server.running():
+                server.stop()
+                server = None
+            try:
+                server = server or _start_server(config, profile, rep, log_dir)
+            except RuntimeError as exc:
+                result = RunResult(scenario.name, config.name, rep, ok=False, error=str(exc))
+            else:
+                result = run_scenario(scenario, server, config.name, rep, log_dir)
+            print(_progress(result, scenario), flush=True)
+            results.append(result)
+        if server is not None:
+            status = server.stop()
+            if status not in (0, -signal.SIGTERM):  # uvicorn re-raises the SIGTERM it handled
+                print(f"  {config.name}: server exited with status {status}", flush=True)
+    return results
+
+
+def applicable(config: Config, chosen: Sequence[Scenario]) -> list[Scenario]:
+    """The scenarios that make sense for ``config`` (no polling on the bare echo)."""
+    return [s for s in chosen if config.engineio or not s.engineio_only]
+
+
+def run_all(
+    configs: Sequence[Config], chosen: Sequence[Scenario], repeat: int, log_dir: Path
+) -> list[RunResult]:
+    """Every repetition; within one, every configuration in turn (rotated per repetition)."""
+    results: list[RunResult] = []
+    for rep in range(1, repeat + 1):
+        shift = (rep - 1) % len(configs)
+        order = [*configs[shift:], *configs[:shift]]
+        print(f"repetition {rep}/{repeat}", flush=True)
+        for config in order:
+            results += run_config(config, applicable(config, chosen), rep, log_dir)
+    return results
+
+
+def render(
+    env: dict[str, Any],
+    chosen: Sequence[Scenario],
+    configs: Sequence[Config],
+    results: Sequence[RunResult],
+    repeat: int,
+) -> str:
+    """The Markdown report: command, date, environment, one table per scenario, failures."""
+    lines = [
+        "# engineio_sc benchmark results",
+        "",
+        f"- date: {env['date']}",
+        f"- command: `{env['command']}`",
+        f"- repetitions: {repeat} (each figure: median, and min-max over the repetitions)",
+        f"- machine: {env['cpus']} CPUs ({env['cpu_model']}), Linux {env['kernel']}; "
+        "server and load generator share it",
+        "- versions: "
+        + ", ".join(
+            f"{k} {v}"
+            for k, v in env.items()
+            if k not in ("date", "command", "cpus", "cpu_model", "kernel") and v
+        ),
+        "",
+    ]
+    for scenario in chosen:
+        text = report.table(results, scenario, configs)
+        if text:
+            lines += [text]
+    notes = report.failure_notes(results)
+    lines += [
+        "## Failures",
+        "",
+        notes or "None: no failed open, dropped session, mismatch or error.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    names = list(SCENARIO_NAMES)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="short durations, fewer clients")
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        choices=names,
+        default=names,
+        metavar="NAME",
+        help=f"scenarios to run (default: all): {', '.join(names)}",
+    )
+    parser.add_argument(
+        "--servers",
+        nargs="+",
+        default=["*"],
+        metavar="PATTERN",
+        help="configurations: 'eio_sc', 'uvicorn', 'pyeio/uvicorn', globs "
+        f"(default: all): {', '.join(c.name for c in CONFIGS)}",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=None, help="repetitions (default 3; 1 with --quick)"
+    )
+    parser.add_argument("--json", type=Path, help="write every run and the environment here")
+    parser.add_argument("--markdown", type=Path, help="write the tables here")
+    parser.add_argument(
+        "--report-from",
+        type=Path,
+        metavar="JSON",
+        help="run nothing: tables of a --json file",
+    )
+    parser.add_argument("--duration", type=float, help="measured seconds per echo/sessions run")
+    parser.add_argument("--warmup", type=float, help="unmeasured seconds before each window")
+    parser.add_argument("--sessions-clients", type=int, help="concurrent clients of 'sessions'")
+    parser.add_argument("--idle-sessions", type=int, help="sessions opened by 'idle-memory'")
+    parser.add_argument("--idle-hold", type=float, help="seconds 'idle-memory' holds them")
+    parser.add_argument(
+        "--idle-open-deadline",
+        type=float,
+        help="seconds 'idle-memory' may spend opening them (default 45; the rest count as failed)",
+    )
+    parser.add_argument(
+        "--loadgen-procs",
+        type=int,
+        default=0,
+        help="load-generator processes per run (default: 1 per 5,000 clients)",
+    )
+    parser.add_argument(
+        "--log-dir",
+        type=Path,
+        default=HERE / "results" / "logs",
+        help="server and load-generator output",
+    )
+    return parser.parse_args(argv)
+
+
+def rerender(path: Path, markdown: Path | None) -> int:
+    """Print (and write) the tables of a saved ``--json`` file again, e.g. after a report change."""
+    data = json.loads(path.read_text())
+    chosen = [Scenario(**s) for s in data["scenarios"]]
+    results = [RunResult(**r) for r in data["runs"]]
+    names = {r.config for r in results}
+    configs = [c for c in CONFIGS if c.name in names]
+    repeat = max((r.rep for r in results), default=0)
+    text = render(data["environment"], chosen, configs, results, repeat)
+    print(text)
+    if markdown:
+        markdown.write_text(text)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the selected scenarios on the selected configurations and print the tables."""
+    args = parse_args(argv)
+    if args.report_from:
+        return rerender(args.report_from, args.markdown)
+    repeat = args.repeat or (1 if args.quick else 3)
+    chosen = _apply_loadgen_procs(
+        [s for s in scenarios(args) if s.name in args.scenarios], args.loadgen_procs
+    )
+    configs = [c for c in CONFIGS if _matches(c, args.servers)]
+    if not configs:
+        print(f"no configuration matches {args.servers}", file=sys.stderr)
+        return 2
+    try:
+        env = environment()
+    except LoadgenError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    raise_open_files_limit(max(s.clients for s in chosen) + 1000)  # what the server needs
+    started = time.monotonic()
+    results = run_all(configs, chosen, repeat, args.log_dir)
+    env["total_seconds"] = round(time.monotonic() - started)
+    text = render(env, chosen, configs, results, repeat)
+    print("\n" + text)
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(text)
+    if args.json:
+        data = {
+            "environment": env,
+            "scenarios": [dataclasses.asdict(s) for s in chosen],
+            "runs": [dataclasses.asdict(r) for r in results],
+        }
+        args.json.write_text(json.dumps(data, indent=2) + "\n")
+    return 1 if any(r.failure_count() for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
