@@ -3,11 +3,16 @@
 A :class:`Session` lives in the server's task group from its handshake until it is
 closed and drained. Its own task group holds:
 
-- the heartbeat task: sleeps in a cancel scope whose deadline the protocol machine
-  sets, sends pings and closes the session when a pong is late;
-- the dispatcher task: hands received messages to the ``message`` handler, one at
-  a time and in order (with ``async_handlers``);
+- the session's main task, which is its heartbeat while the session is open: it
+  sleeps in a cancel scope whose deadline the protocol machine sets, sends pings
+  and closes the session when a pong is late; then it winds the session down;
+- the dispatcher task, started with the first message: it hands received
+  messages to the ``message`` handler, one at a time and in order (with
+  ``async_handlers``);
 - on WebSocket, the reader and writer tasks.
+
+Queues are only waited on when they are empty (or full): a packet that can go
+through at once does, without a trip through the event loop.
 
 Polling ``GET`` and ``POST`` requests run in their own request tasks and meet the
 session through its bounded outbound stream and a few cancel scopes.
@@ -24,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.abc
 import anyio.lowlevel
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._http import WebSocket, WebSocketClosed
 from ._options import Options
@@ -78,13 +84,13 @@ class Session:
         self._options = options
         self._log: logging.Logger = server.logger
         self._send, self._recv = anyio.create_memory_object_stream[Packet](options.max_queue_size)
-        self._inbound, self._inbound_recv = anyio.create_memory_object_stream[Message](
-            options.max_queue_size
-        )
+        self._inbound: MemoryObjectSendStream[Message] | None = None
+        self._inbound_recv: MemoryObjectReceiveStream[Message] | None = None
         self._tg: anyio.abc.TaskGroup | None = None
-        self._closing = anyio.Event()
-        self._drained = anyio.Event()
-        self._dispatched = anyio.Event()
+        self._closing = False
+        self._drained = False
+        self._drained_event: anyio.Event | None = None
+        self._dispatched: anyio.Event | None = None
         self.done = anyio.Event()
         self._reason = DisconnectReason.SERVER_DISCONNECT
         self.accepted = False
@@ -118,28 +124,36 @@ class Session:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 task_status.started()
-                await self._closing.wait()
-                with anyio.move_on_after(self._options.close_timeout):
-                    await self._dispatched.wait()
-                if self.accepted:
-                    await self._server._fire_disconnect(self.sid, self._reason)
-                with anyio.move_on_after(self._options.close_timeout):
-                    await self._drained.wait()
+                await self._heartbeat()
+                await self._wind_down()
                 tg.cancel_scope.cancel()
         finally:
             self._finish()
             self.done.set()
 
+    async def _wind_down(self) -> None:
+        """Let the handlers finish what was received, tell the disconnect handler,
+        and give the client ``close_timeout`` to take what is queued."""
+        timeout = self._options.close_timeout
+        if self._dispatched is not None:
+            with anyio.move_on_after(timeout):
+                await self._dispatched.wait()
+        if self.accepted:
+            await self._server._fire_disconnect(self.sid, self._reason)
+        if not self._drained:
+            self._drained_event = anyio.Event()
+            with anyio.move_on_after(timeout):
+                await self._drained_event.wait()
+
     def accept(self) -> None:
-        """The connect handler accepted: start the heartbeat and the dispatcher."""
-        assert self._tg is not None
+        """The connect handler accepted: start the heartbeat."""
         self.machine.accept(anyio.current_time())
         self.accepted = True
-        self._tg.start_soon(self._heartbeat)
-        if self._options.async_handlers:
-            self._tg.start_soon(self._dispatch)
-        else:
-            self._dispatched.set()
+        self._reschedule()
+
+    def _reschedule(self) -> None:
+        if self._timer is not None:
+            self._timer.deadline = self.machine.deadline or math.inf
 
     def close(self, reason: str, *, abort: bool = False, release: Packet = CLOSE) -> None:
         """Close the session (does nothing if it is already closing).
@@ -154,17 +168,18 @@ class Session:
         if not self.machine.close():
             return
         self._reason = reason
-        self._inbound.close()
+        self._closing = True
+        if self._inbound is not None:
+            self._inbound.close()
         self._send.close()
-        if not self.accepted or not self._options.async_handlers:
-            self._dispatched.set()
         if abort or self.machine.state is SessionState.CLOSED:
             self._discard_outbound()
             self._mark_drained()
             if self._poll is not None:
                 self._release = release
                 self._poll.cancel()
-        self._closing.set()
+        if self._timer is not None:
+            self._timer.cancel()  # the main task moves on to winding down
 
     def _discard_outbound(self) -> None:
         self._held = None
@@ -176,14 +191,17 @@ class Session:
 
     def _mark_drained(self) -> None:
         """Everything is delivered or dropped: the sid stops being routable."""
-        self._drained.set()
+        self._drained = True
+        if self._drained_event is not None:
+            self._drained_event.set()
         self.machine.drained()
 
     def _finish(self) -> None:
         self._server._session_ended(self)
         self.machine.drained()
         self._recv.close()
-        self._inbound_recv.close()
+        if self._inbound_recv is not None:
+            self._inbound_recv.close()
 
     # -- outbound --------------------------------------------------------------
 
@@ -197,28 +215,28 @@ class Session:
             QueueFullError: the queue is full and ``queue_full`` is ``'raise'``.
         """
         try:
-            if self._options.queue_full == "wait":
-                await self._send.send(packet)
+            try:
+                self._send.send_nowait(packet)
+            except anyio.WouldBlock:
+                await self._when_full(packet)
             else:
-                self._send_or_refuse(packet)
-                await anyio.lowlevel.checkpoint()
+                await anyio.lowlevel.checkpoint_if_cancelled()
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             raise SocketIsClosedError(f"session {self.sid} is closed") from None
         if packet.type is PacketType.MESSAGE:
             self.messages_out += 1
 
-    def _send_or_refuse(self, packet: Packet) -> None:
-        try:
-            self._send.send_nowait(packet)
-        except anyio.WouldBlock:
-            size = self._options.max_queue_size
-            if self._options.queue_full == "raise":
-                raise QueueFullError(f"session {self.sid} has {size} packets queued") from None
-            self._log.warning(
-                "%s: %d packets queued, disconnecting the slow client", self.sid, size
-            )
-            self.close(DisconnectReason.SERVER_DISCONNECT, abort=True)
-            raise anyio.ClosedResourceError from None
+    async def _when_full(self, packet: Packet) -> None:
+        policy = self._options.queue_full
+        if policy == "wait":
+            await self._send.send(packet)
+            return
+        size = self._options.max_queue_size
+        if policy == "raise":
+            raise QueueFullError(f"session {self.sid} has {size} packets queued")
+        self._log.warning("%s: %d packets queued, disconnecting the slow client", self.sid, size)
+        self.close(DisconnectReason.SERVER_DISCONNECT, abort=True)
+        raise anyio.ClosedResourceError
 
     def _next_nowait(self) -> Packet:
         if self._held is not None:
@@ -256,7 +274,9 @@ class Session:
             transport=self.transport.value,
             state=self.machine.state.value,
             queued=self._send.statistics().current_buffer_used + (self._held is not None),
-            unhandled=self._inbound.statistics().current_buffer_used,
+            unhandled=0
+            if self._inbound is None
+            else self._inbound.statistics().current_buffer_used,
             messages_in=self.messages_in,
             messages_out=self.messages_out,
         )
@@ -266,42 +286,71 @@ class Session:
     async def _receive(self, packet: Packet) -> None:
         event = self.machine.receive(packet, anyio.current_time())
         if event is None:
-            if packet.type is PacketType.PONG and self._timer is not None:
-                self._timer.deadline = self.machine.deadline or math.inf
+            if packet.type is PacketType.PONG:
+                self._reschedule()
         elif isinstance(event, MessageReceived):
             self.messages_in += 1
             if self._options.async_handlers:
-                with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-                    await self._inbound.send(event.data)
+                await self._to_dispatcher(event.data)
             else:
                 await self._server._fire_message(self.sid, event.data)
         elif isinstance(event, ClientClosed):
             self.close(DisconnectReason.CLIENT_DISCONNECT, abort=True, release=NOOP)
 
-    async def _dispatch(self) -> None:
+    async def _to_dispatcher(self, data: Message) -> None:
+        """Queue a message for the dispatcher, starting it with the first one."""
+        if self._inbound is None:
+            self._inbound, self._inbound_recv = anyio.create_memory_object_stream[Message](
+                self._options.max_queue_size
+            )
+            self._dispatched = anyio.Event()
+            assert self._tg is not None
+            self._tg.start_soon(self._dispatch, self._inbound_recv)
         try:
-            async for data in self._inbound_recv:
-                await self._server._fire_message(self.sid, data)
+            self._inbound.send_nowait(data)
+        except anyio.WouldBlock:
+            with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+                await self._inbound.send(data)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass  # closing: the session takes no more messages
+
+    async def _dispatch(self, inbound: MemoryObjectReceiveStream[Message]) -> None:
+        fire = self._server._fire_message
+        try:
+            while True:
+                try:
+                    data = inbound.receive_nowait()
+                except anyio.WouldBlock:
+                    data = await inbound.receive()
+                await fire(self.sid, data)
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            pass
         finally:
+            assert self._dispatched is not None
             self._dispatched.set()
 
     async def _heartbeat(self) -> None:
+        """Ping on time and time out late pongs, until the session closes."""
         machine = self.machine
-        while True:
+        while not self._closing:
             with anyio.CancelScope(deadline=machine.deadline or math.inf) as self._timer:
                 await anyio.sleep_forever()
             self._timer = None
+            if self._closing:
+                return
             event = machine.on_timer(anyio.current_time())
             if isinstance(event, PingDue):
-                with anyio.move_on_at(machine.deadline or math.inf):
-                    try:
+                try:
+                    self._send.send_nowait(PING)
+                except anyio.WouldBlock:
+                    with (
+                        anyio.move_on_at(machine.deadline or math.inf),
+                        contextlib.suppress(anyio.ClosedResourceError),
+                    ):
                         await self._send.send(PING)
-                    except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                        return
             elif isinstance(event, PingTimedOut):
                 self._log.info("%s: no pong within %ss", self.sid, machine.ping_timeout)
                 self.close(DisconnectReason.PING_TIMEOUT, abort=True)
-                return
 
     # -- polling ---------------------------------------------------------------
 
@@ -411,32 +460,44 @@ class Session:
                 self._ws_scope.cancel()
 
     async def _websocket(self, ws: WebSocket, done: anyio.Event) -> None:
-        try:
-            with anyio.CancelScope() as self._ws_scope:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(self._ws_writer, ws, tg.cancel_scope)
-                    await self._ws_reader(ws)
-                    tg.cancel_scope.cancel()
-        finally:
-            self.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
-            with anyio.CancelScope(shield=True):
-                await ws.close()
-            done.set()
+        """The reader (this task) and the writer (a task beside it): whichever
+        ends first ends the other, then the WebSocket is closed."""
+        assert self._tg is not None
+        writer = anyio.CancelScope()
+        with anyio.CancelScope() as self._ws_scope:
+            self._tg.start_soon(self._ws_writer, ws, writer, self._ws_scope)
+            try:
+                await self._ws_reader(ws)
+            finally:
+                writer.cancel()
+                self.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
+                with anyio.CancelScope(shield=True):
+                    await ws.close()
+                done.set()
 
-    async def _ws_writer(self, ws: WebSocket, scope: anyio.CancelScope) -> None:
+    async def _ws_writer(
+        self, ws: WebSocket, scope: anyio.CancelScope, reader: anyio.CancelScope
+    ) -> None:
         """Send what is queued; once the session is closed and the queue is
-        delivered, end the WebSocket (the reader is cancelled with it)."""
-        try:
-            if self._held is not None:
-                packet, self._held = self._held, None
-                await ws.send(packet.encode())
-            async for packet in self._recv:
-                await ws.send(packet.encode())
-            self._mark_drained()
-        except WebSocketClosed:
-            pass
-        finally:
-            scope.cancel()
+        delivered, end the WebSocket (cancelling the reader)."""
+        recv = self._recv
+        with scope:
+            try:
+                if self._held is not None:
+                    packet, self._held = self._held, None
+                    await ws.send(packet.encode())
+                while True:
+                    try:
+                        packet = recv.receive_nowait()
+                    except anyio.WouldBlock:
+                        packet = await recv.receive()
+                    await ws.send(packet.encode())
+            except (anyio.EndOfStream, anyio.ClosedResourceError):
+                self._mark_drained()
+            except WebSocketClosed:
+                pass
+            finally:
+                reader.cancel()
 
     async def _ws_reader(self, ws: WebSocket) -> None:
         limit = self._options.max_http_buffer_size
