@@ -6,24 +6,19 @@ The aiohttp example of python-engineio, with only the import changed::
 
 ``EIO_HOST`` and ``EIO_PORT`` (default ``127.0.0.1:5000``) say where to listen;
 ``EIO_PING_INTERVAL`` and ``EIO_PING_TIMEOUT`` (seconds) and ``EIO_MAX_PAYLOAD``
-(bytes) override the defaults, so the tests can run it with short timings.
+(bytes) override the defaults, so the tests can run it with short timings
+(``_settings.py`` reads them).
 """
 
 from __future__ import annotations
-
-import os
 
 from aiohttp import web
 
 import engineio_sc as engineio
 
-eio = engineio.AsyncServer(
-    async_mode="aiohttp",
-    ping_interval=float(os.environ.get("EIO_PING_INTERVAL", "25")),
-    ping_timeout=float(os.environ.get("EIO_PING_TIMEOUT", "20")),
-    max_http_buffer_size=int(os.environ.get("EIO_MAX_PAYLOAD", "1000000")),
-    cors_allowed_origins="*",
-)
+from ._settings import address, server_options
+
+eio = engineio.AsyncServer(async_mode="aiohttp", cors_allowed_origins="*", **server_options())
 
 
 @eio.on("connect")
@@ -51,8 +46,7 @@ eio.attach(app)
 
 def main() -> None:
     """Serve the application until SIGINT or SIGTERM."""
-    host = os.environ.get("EIO_HOST", "127.0.0.1")
-    port = int(os.environ.get("EIO_PORT", "5000"))
+    host, port = address()
     web.run_app(app, host=host, port=port)
 
 

@@ -6,24 +6,19 @@ Run it from the repository root::
 
 ``EIO_HOST`` and ``EIO_PORT`` (default ``127.0.0.1:5000``) say where to listen;
 ``EIO_PING_INTERVAL`` and ``EIO_PING_TIMEOUT`` (seconds) and ``EIO_MAX_PAYLOAD``
-(bytes) override the defaults, so the tests can run it with short timings.
+(bytes) override the defaults, so the tests can run it with short timings
+(``_settings.py`` reads them).
 """
 
 from __future__ import annotations
-
-import os
 
 from sanic import Sanic
 
 import engineio_sc
 
-eio = engineio_sc.AsyncServer(
-    async_mode="sanic",
-    ping_interval=float(os.environ.get("EIO_PING_INTERVAL", "25")),
-    ping_timeout=float(os.environ.get("EIO_PING_TIMEOUT", "20")),
-    max_http_buffer_size=int(os.environ.get("EIO_MAX_PAYLOAD", "1000000")),
-    cors_allowed_origins="*",
-)
+from ._settings import address, server_options
+
+eio = engineio_sc.AsyncServer(async_mode="sanic", cors_allowed_origins="*", **server_options())
 
 
 @eio.on("connect")
@@ -51,8 +46,7 @@ eio.attach(app)
 
 def main() -> None:
     """Serve the application in this process until SIGINT or SIGTERM."""
-    host = os.environ.get("EIO_HOST", "127.0.0.1")
-    port = int(os.environ.get("EIO_PORT", "5000"))
+    host, port = address()
     app.run(host=host, port=port, single_process=True, access_log=False, motd=False)
 
 

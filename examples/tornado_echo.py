@@ -6,7 +6,8 @@ Run it from the repository root::
 
 ``EIO_HOST`` and ``EIO_PORT`` (default ``127.0.0.1:5000``) say where to listen;
 ``EIO_PING_INTERVAL`` and ``EIO_PING_TIMEOUT`` (seconds) and ``EIO_MAX_PAYLOAD``
-(bytes) override the defaults, so the tests can run it with short timings.
+(bytes) override the defaults, so the tests can run it with short timings
+(``_settings.py`` reads them).
 
 Tornado has no start-up and shut-down hooks to open the server's task group in:
 ``main()`` runs the application inside ``async with eio:`` and, on SIGINT or
@@ -16,7 +17,6 @@ SIGTERM, stops listening, closes the sessions, then the connections.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 
 import anyio
@@ -25,13 +25,9 @@ import tornado.web
 import engineio_sc
 from engineio_sc.tornado import get_tornado_handler
 
-eio = engineio_sc.AsyncServer(
-    async_mode="tornado",
-    ping_interval=float(os.environ.get("EIO_PING_INTERVAL", "25")),
-    ping_timeout=float(os.environ.get("EIO_PING_TIMEOUT", "20")),
-    max_http_buffer_size=int(os.environ.get("EIO_MAX_PAYLOAD", "1000000")),
-    cors_allowed_origins="*",
-)
+from ._settings import address, server_options
+
+eio = engineio_sc.AsyncServer(async_mode="tornado", cors_allowed_origins="*", **server_options())
 
 
 @eio.on("connect")
@@ -74,8 +70,7 @@ async def serve(host: str, port: int) -> None:
 
 def main() -> None:
     """Serve at ``EIO_HOST:EIO_PORT``."""
-    host = os.environ.get("EIO_HOST", "127.0.0.1")
-    port = int(os.environ.get("EIO_PORT", "5000"))
+    host, port = address()
     asyncio.run(serve(host, port))
 
 

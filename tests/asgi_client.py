@@ -16,6 +16,7 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+import engineio_sc
 from engineio_sc.protocol import SEPARATOR
 
 ASGIApp = Any
@@ -233,3 +234,15 @@ class FakeWebSocket:
         self.to_server[0].close()
         await self.finished.wait()
         self.to_client[1].close()
+
+
+@asynccontextmanager
+async def served(
+    *, fail_after: float, **options: Any
+) -> AsyncIterator[tuple[engineio_sc.AsyncServer, ASGIClient]]:
+    """An ``AsyncServer(**options)``, running, and a client of its ASGI app; the
+    whole ``async with`` body must be done within ``fail_after`` seconds."""
+    server = engineio_sc.AsyncServer(**options)
+    with anyio.fail_after(fail_after):
+        async with server:
+            yield server, ASGIClient(engineio_sc.ASGIApp(server))

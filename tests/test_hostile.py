@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import string
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from functools import partial
 
 import anyio
 import pytest
@@ -23,19 +21,13 @@ from engineio_sc.protocol import (
     decode_text,
 )
 
-from .asgi_client import ASGIClient
+from . import asgi_client
 
 pytestmark = pytest.mark.anyio
 
 
-@asynccontextmanager
-async def served(**options: Any) -> AsyncIterator[tuple[engineio_sc.AsyncServer, ASGIClient]]:
-    options.setdefault("close_timeout", 0.2)
-    options.setdefault("ping_interval", 60)
-    server = engineio_sc.AsyncServer(**options)
-    with anyio.fail_after(30):
-        async with server:
-            yield server, ASGIClient(engineio_sc.ASGIApp(server))
+served = partial(asgi_client.served, fail_after=30, close_timeout=0.2, ping_interval=60)
+"""A running server and its client; each test may override these options."""
 
 
 def q(sid: str) -> str:

@@ -6,8 +6,7 @@ import gzip
 import json
 import logging
 import zlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import anyio
@@ -15,6 +14,7 @@ import pytest
 
 import engineio_sc
 
+from . import asgi_client
 from .asgi_client import ASGIClient
 
 pytestmark = pytest.mark.anyio
@@ -22,13 +22,8 @@ pytestmark = pytest.mark.anyio
 HANDSHAKE = "EIO=4&transport=polling"
 
 
-@asynccontextmanager
-async def served(**options: Any) -> AsyncIterator[tuple[engineio_sc.AsyncServer, ASGIClient]]:
-    options.setdefault("close_timeout", 0.2)
-    server = engineio_sc.AsyncServer(**options)
-    with anyio.fail_after(10):
-        async with server:
-            yield server, ASGIClient(engineio_sc.ASGIApp(server))
+served = partial(asgi_client.served, fail_after=10, close_timeout=0.2)
+"""A running server and its client; each test may override these options."""
 
 
 def origin(value: str, *more: tuple[str, str]) -> list[tuple[str, str]]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import anyio
@@ -13,7 +12,7 @@ import trio.testing
 import engineio_sc
 from engineio_sc.exceptions import QueueFullError, SocketIsClosedError
 
-from .asgi_client import ASGIClient
+from . import asgi_client
 
 pytestmark = pytest.mark.anyio
 
@@ -25,13 +24,8 @@ def anyio_backend(request: pytest.FixtureRequest) -> Any:
     return "asyncio"
 
 
-@asynccontextmanager
-async def served(**options: Any) -> AsyncIterator[tuple[engineio_sc.AsyncServer, ASGIClient]]:
-    options.setdefault("close_timeout", 0.2)
-    server = engineio_sc.AsyncServer(**options)
-    with anyio.fail_after(60):
-        async with server:
-            yield server, ASGIClient(engineio_sc.ASGIApp(server))
+served = partial(asgi_client.served, fail_after=60, close_timeout=0.2)
+"""A running server and its client; each test may override these options."""
 
 
 def q(sid: str) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -13,7 +14,7 @@ import trio.testing
 import engineio_sc
 from engineio_sc.exceptions import SocketIsClosedError
 
-from .asgi_client import ASGIClient, HTTPExchange
+from .asgi_client import ASGIClient, HTTPExchange, Response
 
 pytestmark = pytest.mark.anyio
 
@@ -58,6 +59,42 @@ class Recorder:
     async def disconnect(self, sid: str, reason: str) -> None:
         self.events.append(("disconnect", sid, reason))
         self.disconnected.set()
+
+
+async def check_session_ended(
+    recorder: Recorder, client: ASGIClient, sid: str, reason: str
+) -> None:
+    """The session ended for ``reason``, and its sid is unknown from then on."""
+    await recorder.disconnected.wait()
+    assert recorder.events[-1] == ("disconnect", sid, reason)
+    assert (await client.get(f"EIO=4&transport=polling&sid={sid}")).json()["code"] == 1
+
+
+class Pending:
+    """A request in flight; its response once the ``async with pending()`` is done."""
+
+    def __init__(self) -> None:
+        self.result: Response | None = None
+
+    @property
+    def response(self) -> Response:
+        assert self.result is not None, "the request has not finished"
+        return self.result
+
+
+@asynccontextmanager
+async def pending(request: Callable[[], Awaitable[Response]]) -> AsyncIterator[Pending]:
+    """Starts ``request`` and runs the body once every task waits (the request
+    is pending); leaving waits for the request to finish."""
+    in_flight = Pending()
+
+    async def run() -> None:
+        in_flight.result = await request()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run)
+        await anyio.wait_all_tasks_blocked()
+        yield in_flight
 
 
 @pytest.fixture
@@ -242,21 +279,12 @@ async def test_concurrent_get_is_rejected_and_first_gets_close(
     recorder = Recorder(eio)
     sid, _ = await client.handshake()
     query = f"EIO=4&transport=polling&sid={sid}"
-    results: dict[str, Any] = {}
-
-    async def first() -> None:
-        results["first"] = await client.get(query)
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(first)
-        await anyio.wait_all_tasks_blocked()
+    async with pending(lambda: client.get(query)) as first:
         second = await client.get(query)
     assert second.status == 400
     assert second.body == b""
-    assert results["first"].packets == ["1"]
-    await recorder.disconnected.wait()
-    assert recorder.events[-1] == ("disconnect", sid, "transport error")
-    assert (await client.get(query)).json()["code"] == 1
+    assert first.response.packets == ["1"]
+    await check_session_ended(recorder, client, sid, "transport error")
 
 
 async def test_client_close_releases_pending_get_with_noop(
@@ -265,19 +293,10 @@ async def test_client_close_releases_pending_get_with_noop(
     recorder = Recorder(eio)
     sid, _ = await client.handshake()
     query = f"EIO=4&transport=polling&sid={sid}"
-    results: dict[str, Any] = {}
-
-    async def poll() -> None:
-        results["get"] = await client.get(query)
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(poll)
-        await anyio.wait_all_tasks_blocked()
+    async with pending(lambda: client.get(query)) as poll:
         assert (await client.post(query, "1")).text == "ok"
-    assert results["get"].packets == ["6"]
-    await recorder.disconnected.wait()
-    assert recorder.events[-1] == ("disconnect", sid, "client disconnect")
-    assert (await client.get(query)).json()["code"] == 1
+    assert poll.response.packets == ["6"]
+    await check_session_ended(recorder, client, sid, "client disconnect")
 
 
 async def test_server_disconnect_delivers_queue_then_close(
@@ -292,9 +311,7 @@ async def test_server_disconnect_delivers_queue_then_close(
     with pytest.raises(SocketIsClosedError):
         await eio.send(sid, "too late")
     assert (await client.get(query)).packets == ["4last words", "1"]
-    await recorder.disconnected.wait()
-    assert recorder.events[-1] == ("disconnect", sid, "server disconnect")
-    assert (await client.get(query)).json()["code"] == 1
+    await check_session_ended(recorder, client, sid, "server disconnect")
 
 
 async def test_disconnect_of_absent_polling_client_returns_and_expires(
@@ -497,18 +514,11 @@ async def test_upgrade(eio: engineio_sc.AsyncServer, client: ASGIClient) -> None
     Recorder(eio)
     sid, _ = await client.handshake()
     query = f"EIO=4&transport=polling&sid={sid}"
-    results: dict[str, Any] = {}
-
-    async def poll() -> None:
-        results["get"] = await client.get(query)
-
     async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as ws:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(poll)
-            await anyio.wait_all_tasks_blocked()
+        async with pending(lambda: client.get(query)) as poll:
             await ws.send("2probe")
             assert await ws.receive() == "3probe"
-        assert results["get"].packets == ["6"]
+        assert poll.response.packets == ["6"]
         await eio.send(sid, "queued during upgrade")
         assert (await client.get(query)).packets == ["6"]
         await ws.send("5")
@@ -671,21 +681,12 @@ async def test_concurrent_post_is_rejected(
     sid, _ = await client.handshake()
     query = f"EIO=4&transport=polling&sid={sid}"
     slow = HTTPExchange(body_sent=anyio.Event())
-    results: dict[str, Any] = {}
-
-    async def first() -> None:
-        results["first"] = await client.post(query, "4a\x1e4b", chunks=2, exchange=slow)
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(first)
-        await anyio.wait_all_tasks_blocked()
+    async with pending(lambda: client.post(query, "4a\x1e4b", chunks=2, exchange=slow)):
         second = await client.post(query, "4c")
         assert (second.status, second.body) == (400, b"")
         assert slow.body_sent is not None
         slow.body_sent.set()
-    await recorder.disconnected.wait()
-    assert recorder.events[-1] == ("disconnect", sid, "transport error")
-    assert (await client.get(query)).json()["code"] == 1
+    await check_session_ended(recorder, client, sid, "transport error")
 
 
 async def test_upgrade_timeout_keeps_polling() -> None:

@@ -1,9 +1,9 @@
 """What every framework example must do, as a base class of tests.
 
-Each ``test_<framework>.py`` subclasses :class:`EngineIOScenarios` and provides
-the ``example`` fixture (the example server, shared by the module's tests) and
-the ``framework`` fixture (the example's name, for the tests that start an
-example of their own).
+Each ``test_<framework>.py`` subclasses :class:`EngineIOScenarios` and names
+its example in ``FRAMEWORK``; the conftest's fixtures give the tests ``example``
+(that example server, shared by the module's tests) and ``framework`` (its name,
+for the tests that start an example of their own).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -28,25 +27,15 @@ import engineio_sc
 from engineio_sc._http import HTTPConnection, HTTPRequest, HTTPResponse
 
 from ..live.wsclient import Rejected, WebSocketClient, connect
-from .conftest import (
-    MAX_PAYLOAD,
-    PING_INTERVAL,
-    PING_TIMEOUT,
-    REPO_ROOT,
-    RunningExample,
-    running_example,
-)
+from ..node_driver import MESSAGES, MODES, NODE, NODE_MODULES, check_session, run_client
+from ..servers import REPO_ROOT, RunningServer
+from .conftest import MAX_PAYLOAD, PING_INTERVAL, PING_TIMEOUT, running_example
 
 PATH = "/engine.io/"
 DEADLINE = 10.0
 """Seconds for a whole test body."""
 
 HANDSHAKE = {"EIO": "4", "transport": "polling"}
-
-NODE = shutil.which("node")
-NODE_CLIENT = REPO_ROOT / "tests" / "js" / "client.mjs"
-NODE_MODULES = REPO_ROOT / "tests" / "js" / "node_modules"
-NODE_TIMEOUT_MS = 10_000
 
 
 def polling(sid: str) -> dict[str, str]:
@@ -106,66 +95,14 @@ async def next_message(ws: WebSocketClient) -> str | bytes | None:
 
 
 @asynccontextmanager
-async def http_client(example: RunningExample) -> AsyncIterator[httpx.AsyncClient]:
+async def http_client(example: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=example.url, timeout=DEADLINE) as http:
         yield http
 
 
-def websocket_url(example: RunningExample, **params: str) -> str:
+def websocket_url(example: RunningServer, **params: str) -> str:
     query = "&".join(f"{key}={value}" for key, value in {"EIO": "4", **params}.items())
     return f"{example.ws_url}{PATH}?{query}"
-
-
-# -- the npm engine.io-client ----------------------------------------------------
-
-NODE_MODES = {
-    # name: (transports, expect an upgrade, open transport, final transport)
-    "polling": ("polling", False, "polling", "polling"),
-    "websocket": ("websocket", False, "websocket", "websocket"),
-    "upgrade": ("polling,websocket", True, "polling", "websocket"),
-}
-
-NODE_MESSAGES: list[dict[str, str]] = [
-    {"type": "text", "data": "héllo ✓"},
-    {"type": "binary", "hex": bytes([0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF]).hex()},
-    {"type": "text", "data": "astral 🎉 and a colon: still text"},
-    {"type": "binary", "hex": (b"\xff\x00" * 300).hex()},
-    {"type": "binary", "hex": ""},
-    {"type": "text", "data": "4"},
-    {"type": "text", "data": "b"},
-]
-
-
-def run_node_client(example: RunningExample, mode: str) -> dict[str, Any]:
-    """One session of tests/js/client.mjs; its JSON report."""
-    assert NODE is not None
-    transports, expect_upgrade, _, _ = NODE_MODES[mode]
-    args = [NODE, str(NODE_CLIENT), "--url", example.url, "--transports", transports]
-    if expect_upgrade:
-        args.append("--expect-upgrade")
-    for message in NODE_MESSAGES:
-        kind, value = (
-            ("text", message["data"]) if message["type"] == "text" else ("bin", message["hex"])
-        )
-        args += ["--send", f"{kind}:{value}"]
-    args += ["--timeout", str(NODE_TIMEOUT_MS)]
-    completed = subprocess.run(
-        args,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=NODE_TIMEOUT_MS / 1000 + 10,
-        check=False,
-    )
-    lines = completed.stdout.splitlines()
-    assert len(lines) == 1, (
-        f"want one JSON line, exit {completed.returncode}\n"
-        f"stdout: {completed.stdout!r}\nstderr: {completed.stderr}"
-    )
-    report: dict[str, Any] = json.loads(lines[0])
-    assert completed.returncode == (0 if report["ok"] else 1), completed.stderr
-    return report
 
 
 # -- the scenarios ---------------------------------------------------------------
@@ -174,7 +111,7 @@ def run_node_client(example: RunningExample, mode: str) -> dict[str, Any]:
 class EngineIOScenarios:
     """Engine.IO through the framework, with real clients."""
 
-    async def test_polling_handshake_and_echo(self, example: RunningExample) -> None:
+    async def test_polling_handshake_and_echo(self, example: RunningServer) -> None:
         """Handshake, a POST with a text and a base64 binary packet, and both back
         through GETs."""
         with anyio.fail_after(DEADLINE):
@@ -195,7 +132,7 @@ class EngineIOScenarios:
                 gone = await session.get()
                 assert (gone.status_code, gone.json()["code"]) == (400, 1)
 
-    async def test_polling_body_limit(self, example: RunningExample) -> None:
+    async def test_polling_body_limit(self, example: RunningServer) -> None:
         """A POST body of ``maxPayload`` bytes is taken, one byte more gets 413,
         with a Content-Length or chunked (counted as it arrives)."""
 
@@ -223,7 +160,7 @@ class EngineIOScenarios:
                 assert await session.poll() == ["4chunked"]
                 await session.close()
 
-    async def test_preflight_and_other_methods(self, example: RunningExample) -> None:
+    async def test_preflight_and_other_methods(self, example: RunningServer) -> None:
         """OPTIONS reaches the server (CORS preflight); PUT is not routed."""
         with anyio.fail_after(DEADLINE):
             async with http_client(example) as http:
@@ -241,7 +178,7 @@ class EngineIOScenarios:
                 put = await http.put(PATH, params=HANDSHAKE)
                 assert put.status_code == 405
 
-    async def test_websocket_echo(self, example: RunningExample) -> None:
+    async def test_websocket_echo(self, example: RunningServer) -> None:
         """A WebSocket session: text and binary messages come back."""
         with anyio.fail_after(DEADLINE):
             async with connect(websocket_url(example, transport="websocket")) as ws:
@@ -256,7 +193,7 @@ class EngineIOScenarios:
                 await ws.send(b"")
                 assert await next_message(ws) == b""
 
-    async def test_websocket_message_limit(self, example: RunningExample) -> None:
+    async def test_websocket_message_limit(self, example: RunningServer) -> None:
         """A message of ``maxPayload`` bytes is taken; one byte more closes the
         WebSocket with 1009 (the server's own check, within the framework's limit)."""
         with anyio.fail_after(DEADLINE):
@@ -272,7 +209,7 @@ class EngineIOScenarios:
                 assert await next_message(ws) is None
                 assert ws.close_code == 1009
 
-    async def test_websocket_far_over_limit(self, example: RunningExample) -> None:
+    async def test_websocket_far_over_limit(self, example: RunningServer) -> None:
         """A message far over the limit is stopped by the framework: 1009 too."""
         with anyio.fail_after(DEADLINE):
             async with connect(websocket_url(example, transport="websocket")) as ws:
@@ -281,7 +218,7 @@ class EngineIOScenarios:
                 assert await next_message(ws) is None
                 assert ws.close_code == 1009
 
-    async def test_websocket_refused_with_http_status(self, example: RunningExample) -> None:
+    async def test_websocket_refused_with_http_status(self, example: RunningServer) -> None:
         """A WebSocket the server refuses gets its HTTP error response, not a 101."""
         with anyio.fail_after(DEADLINE):
             with pytest.raises(Rejected) as unknown:
@@ -295,7 +232,7 @@ class EngineIOScenarios:
             assert old.value.status == 400
             assert json.loads(old.value.body)["code"] == 5
 
-    async def test_upgrade(self, example: RunningExample) -> None:
+    async def test_upgrade(self, example: RunningServer) -> None:
         """Polling, then the upgrade (2probe, 3probe, the pending poll gets a
         noop, 5), then echoes over the WebSocket; polling is refused after it."""
         with anyio.fail_after(DEADLINE):
@@ -323,7 +260,7 @@ class EngineIOScenarios:
                     assert refused.status_code == 400
                     assert refused.json() == {"code": 3, "message": "Bad request"}
 
-    async def test_python_client_upgrade(self, example: RunningExample) -> None:
+    async def test_python_client_upgrade(self, example: RunningServer) -> None:
         """python-engineio's AsyncClient: a default session (polling, then the
         upgrade), text and binary echoes."""
         client: Any = engineio.AsyncClient(handle_sigint=False)
@@ -346,7 +283,7 @@ class EngineIOScenarios:
         assert [type(item) for item in echoed] == [type(item) for item in sent]
         assert disconnects == [client.reason.CLIENT_DISCONNECT]
 
-    async def test_environ_has_the_real_client_address(self, example: RunningExample) -> None:
+    async def test_environ_has_the_real_client_address(self, example: RunningServer) -> None:
         """The connect handler's environ has the client's address and port."""
         with anyio.fail_after(DEADLINE):
             async with await anyio.connect_tcp("127.0.0.1", example.port) as stream:
@@ -368,24 +305,17 @@ class EngineIOScenarios:
                 session.sid = sid
                 await session.close()
 
-    @pytest.mark.parametrize("mode", list(NODE_MODES))
+    @pytest.mark.parametrize("mode", list(MODES))
     @pytest.mark.node
     @pytest.mark.skipif(NODE is None, reason="node is not on PATH")
     @pytest.mark.skipif(
         not (NODE_MODULES / "engine.io-client").is_dir(),
         reason="tests/js/node_modules is missing (run: cd tests/js && npm ci)",
     )
-    def test_node_client(self, example: RunningExample, mode: str) -> None:
+    def test_node_client(self, example: RunningServer, mode: str) -> None:
         """The npm engine.io-client: text and binary echoes (sync: a subprocess)."""
-        _, expect_upgrade, open_transport, final_transport = NODE_MODES[mode]
-        report = run_node_client(example, mode)
-        assert report["error"] is None, report
-        assert report["ok"] is True, report
-        assert report["openTransport"] == open_transport, report
-        assert report["upgraded"] is expect_upgrade, report
-        assert report["finalTransport"] == final_transport, report
-        assert report["messages"] == NODE_MESSAGES
-        assert report["closeReason"] == "forced close", report
+        report = run_client(example.url, MODES[mode], MESSAGES)
+        check_session(report, MODES[mode], MESSAGES)
 
     async def test_client_leaving_mid_body(self, framework: str) -> None:
         """POSTs whose client leaves mid-body (Content-Length or chunked) leave no
@@ -449,17 +379,33 @@ class EngineIOScenarios:
                     assert anyio.current_time() - started < 3.0
 
 
-def check_import_error(module: str, package: str) -> None:
-    """Importing ``engineio_sc.<module>`` without ``package`` names the pip extra."""
-    code = f"import sys; sys.modules[{package!r}] = None; import engineio_sc.{module}"
-    completed = subprocess.run(
+async def check_path_without_trailing_slash(example: RunningServer) -> None:
+    """``/engine.io`` is served too."""
+    with anyio.fail_after(DEADLINE):
+        async with http_client(example) as http:
+            session = Polling(http, "/engine.io")
+            await session.open()
+            assert (await session.post("4no slash")).text == "ok"
+            assert await session.poll() == ["4no slash"]
+            await session.close()
+
+
+def run_python(code: str, *, check: bool) -> subprocess.CompletedProcess[str]:
+    """``python -c CODE`` in a fresh interpreter, from the repository root."""
+    return subprocess.run(
         [sys.executable, "-c", code],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=30,
-        check=False,
+        check=check,
     )
+
+
+def check_import_error(module: str, package: str) -> None:
+    """Importing ``engineio_sc.<module>`` without ``package`` names the pip extra."""
+    code = f"import sys; sys.modules[{package!r}] = None; import engineio_sc.{module}"
+    completed = run_python(code, check=False)
     assert completed.returncode == 1
     assert "ImportError" in completed.stderr
     assert f'pip install "engineio_sc[{module}]"' in completed.stderr, completed.stderr
@@ -468,14 +414,7 @@ def check_import_error(module: str, package: str) -> None:
 def check_not_imported_by_package(package: str) -> None:
     """``import engineio_sc`` does not import the framework."""
     code = f"import sys, engineio_sc; print({package!r} in sys.modules)"
-    completed = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
+    completed = run_python(code, check=True)
     assert completed.stdout.strip() == "False"
 
 

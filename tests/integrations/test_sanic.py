@@ -5,7 +5,6 @@ Sanic is asyncio only, so these tests run on asyncio.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -16,54 +15,30 @@ import engineio_sc
 import engineio_sc.sanic
 from engineio_sc._frameworks import WS_SIZE_MARGIN
 
-from .conftest import RunningExample, free_port, running_example
+from ..servers import RunningServer, free_port
 from .scenarios import (
     DEADLINE,
     EngineIOScenarios,
-    Polling,
     PollProbe,
     check_import_error,
     check_not_imported_by_package,
+    check_path_without_trailing_slash,
     check_poll_ends_when_its_client_leaves,
-    http_client,
 )
 
 pytestmark = pytest.mark.anyio
 
 FRAMEWORK = "sanic_echo"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    """Sanic runs on asyncio only."""
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def example() -> Iterator[RunningExample]:
-    """The example, shared by this module's tests."""
-    with running_example(FRAMEWORK) as server:
-        yield server
-
-
-@pytest.fixture
-def framework() -> str:
-    return FRAMEWORK
+"""The example under test: the conftest's ``example`` fixture runs it."""
 
 
 class TestSanic(EngineIOScenarios):
     """The scenarios every framework passes."""
 
 
-async def test_path_without_trailing_slash(example: RunningExample) -> None:
+async def test_path_without_trailing_slash(example: RunningServer) -> None:
     """``/engine.io`` is served too."""
-    with anyio.fail_after(DEADLINE):
-        async with http_client(example) as http:
-            session = Polling(http, "/engine.io")
-            await session.open()
-            assert (await session.post("4no slash")).text == "ok"
-            assert await session.poll() == ["4no slash"]
-            await session.close()
+    await check_path_without_trailing_slash(example)
 
 
 async def test_poll_ends_when_its_client_leaves() -> None:

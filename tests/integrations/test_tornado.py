@@ -5,8 +5,6 @@ Tornado is asyncio only here, so these tests run on asyncio.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import anyio
 import pytest
 import tornado.httpserver
@@ -15,7 +13,7 @@ import tornado.web
 
 from engineio_sc.tornado import get_tornado_handler
 
-from .conftest import RunningExample, running_example
+from ..servers import RunningServer
 from .scenarios import (
     DEADLINE,
     EngineIOScenarios,
@@ -29,31 +27,14 @@ from .scenarios import (
 pytestmark = pytest.mark.anyio
 
 FRAMEWORK = "tornado_echo"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    """Tornado runs here on asyncio only."""
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def example() -> Iterator[RunningExample]:
-    """The example, shared by this module's tests."""
-    with running_example(FRAMEWORK) as server:
-        yield server
-
-
-@pytest.fixture
-def framework() -> str:
-    return FRAMEWORK
+"""The example under test: the conftest's ``example`` fixture runs it."""
 
 
 class TestTornado(EngineIOScenarios):
     """The scenarios every framework passes."""
 
 
-async def test_only_the_mounted_path(example: RunningExample) -> None:
+async def test_only_the_mounted_path(example: RunningServer) -> None:
     """The handler serves where it is mounted (``/engine.io/``) and nowhere else."""
     with anyio.fail_after(DEADLINE):
         async with http_client(example) as http:

@@ -9,7 +9,7 @@ import anyio
 import engineio
 import pytest
 
-from .conftest import RunningServer
+from ..servers import RunningServer
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,115 @@
+"""The Node.js drivers, run as subprocesses: each prints its report as one JSON line.
+
+:func:`run_client` runs one session of tests/js/client.mjs (the official npm
+``engine.io-client``) and :func:`check_session` checks its report;
+:func:`json_report` reads what a driver printed (the browser driver
+tests/e2e/chat.mjs too).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+from .servers import REPO_ROOT
+
+NODE = shutil.which("node")
+CLIENT = REPO_ROOT / "tests" / "js" / "client.mjs"
+NODE_MODULES = REPO_ROOT / "tests" / "js" / "node_modules"
+
+CLIENT_TIMEOUT_MS = 10_000
+"""The client driver's own deadline; the subprocess gets a few seconds more."""
+
+Message = dict[str, str]
+"""One message as the driver reports it: {"type": "text", "data": ...} or
+{"type": "binary", "hex": ...}."""
+
+
+def text(data: str) -> Message:
+    return {"type": "text", "data": data}
+
+
+def binary(data: bytes) -> Message:
+    return {"type": "binary", "hex": data.hex()}
+
+
+def send_arg(message: Message) -> str:
+    if message["type"] == "text":
+        return f"text:{message['data']}"
+    return f"bin:{message['hex']}"
+
+
+@dataclass(frozen=True)
+class Mode:
+    """A client configuration and what the driver must report for it."""
+
+    transports: str
+    expect_upgrade: bool
+    open_transport: str
+    final_transport: str
+
+
+MODES = {
+    "polling": Mode("polling", False, "polling", "polling"),
+    "websocket": Mode("websocket", False, "websocket", "websocket"),
+    "upgrade": Mode("polling,websocket", True, "polling", "websocket"),
+}
+
+
+MESSAGES = [
+    text("héllo ✓"),
+    binary(bytes([0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF])),
+    text("astral 🎉 and a colon: still text"),
+    binary(b"\xff\x00" * 300),
+    binary(b""),
+    text("4"),
+    text("b"),
+]
+"""Text and binary messages, some of them easy to mistake for one another."""
+
+
+def json_report(returncode: int, stdout: str, stderr: str) -> dict[str, Any]:
+    """The report a driver printed: one JSON line, and an exit status that
+    agrees with its ``ok``."""
+    lines = stdout.splitlines()
+    assert len(lines) == 1, (
+        f"want one JSON line, exit {returncode}\nstdout: {stdout!r}\nstderr: {stderr}"
+    )
+    report: dict[str, Any] = json.loads(lines[0])
+    assert returncode == (0 if report["ok"] else 1), stderr
+    return report
+
+
+def run_client(url: str, mode: Mode, sends: list[Message]) -> dict[str, Any]:
+    """Run one client session against ``url``; the driver's JSON report."""
+    assert NODE is not None
+    args = [NODE, str(CLIENT), "--url", url, "--transports", mode.transports]
+    if mode.expect_upgrade:
+        args.append("--expect-upgrade")
+    for message in sends:
+        args += ["--send", send_arg(message)]
+    args += ["--timeout", str(CLIENT_TIMEOUT_MS)]
+    completed = subprocess.run(
+        args,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=CLIENT_TIMEOUT_MS / 1000 + 10,
+        check=False,
+    )
+    return json_report(completed.returncode, completed.stdout, completed.stderr)
+
+
+def check_session(report: dict[str, Any], mode: Mode, sent: list[Message]) -> None:
+    """The session went as ``mode`` says, and every message came back."""
+    assert report["error"] is None, report
+    assert report["ok"] is True, report
+    assert report["openTransport"] == mode.open_transport, report
+    assert report["upgraded"] is mode.expect_upgrade, report
+    assert report["finalTransport"] == mode.final_transport, report
+    assert report["messages"] == sent
+    assert report["closeReason"] == "forced close", report
