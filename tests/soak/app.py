@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from typing import Any
@@ -17,17 +18,29 @@ eio = engineio_sc.AsyncServer(
 )
 
 
+reasons: dict[str, int] = {}
+
+
 @eio.on("message")
 async def message(sid: str, data: str | bytes) -> None:
     """Echo."""
     await eio.send(sid, data)
 
 
+@eio.on("disconnect")
+def disconnect(sid: str, reason: str) -> None:
+    """Count why sessions end."""
+    reasons[reason] = reasons.get(reason, 0) + 1
+
+
 def _tasks() -> int:
     def count(task: trio.lowlevel.Task) -> int:
         return 1 + sum(count(c) for nursery in task.child_nurseries for c in nursery.child_tasks)
 
-    root = trio.lowlevel.current_root_task()
+    try:
+        root = trio.lowlevel.current_root_task()
+    except RuntimeError:  # Hypercorn's asyncio worker
+        return len(asyncio.all_tasks())
     return 0 if root is None else count(root)
 
 
@@ -54,6 +67,7 @@ async def stats(scope: dict[str, Any], receive: Any, send: Any) -> None:
             "queued": figures.queued,
             "tasks": _tasks(),
             "rss_kib": _rss_kib(),
+            "reasons": reasons,
         }
     ).encode()
     await send({"type": "http.response.start", "status": 200, "headers": []})
