@@ -264,3 +264,22 @@ async def test_handshake_flood_is_capped_and_others_unaffected() -> None:
             while len(server._sessions) >= 50:  # noqa: ASYNC110 - the closed session leaves
                 await anyio.sleep(0.01)
         assert (await client.get("EIO=4&transport=polling")).status == 200
+
+
+async def test_handler_sending_to_its_closed_session_is_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with served(ping_interval=60) as (server, client):
+        closed = anyio.Event()
+
+        @server.on("message")
+        async def message(sid: str, data: str) -> None:
+            await closed.wait()
+            await server.send(sid, "too late")
+
+        sid, _ = await client.handshake()
+        await client.post(q(sid), "4hi")
+        await client.post(q(sid), "1")
+        closed.set()
+        await anyio.wait_all_tasks_blocked()
+    assert "message handler error" not in caplog.text

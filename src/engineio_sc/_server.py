@@ -275,6 +275,8 @@ class AsyncServer:
             return
         try:
             await call_handler(handler, sid, data)
+        except SocketIsClosedError as exc:  # the client left while its message was handled
+            self.logger.info("message handler of %s: %s", sid, exc)
         except Exception:
             self.logger.exception("message handler error")
 
