@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 from typing import Any
@@ -56,6 +57,8 @@ async def stats(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """``GET /stats``: what the soak test reports."""
     if scope["type"] != "http":
         return
+    if b"collect=1" in scope.get("query_string", b""):
+        gc.collect()
     figures = eio.statistics()
     body = json.dumps(
         {
@@ -67,6 +70,7 @@ async def stats(scope: dict[str, Any], receive: Any, send: Any) -> None:
             "queued": figures.queued,
             "tasks": _tasks(),
             "rss_kib": _rss_kib(),
+            "objects": len(gc.get_objects()),
             "reasons": reasons,
         }
     ).encode()

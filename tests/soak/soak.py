@@ -10,7 +10,8 @@ ten starting on polling and upgrading), answer pings, send a message every secon
 and check its echo, and replace each session after a random lifetime. At the end
 it reports sessions dropped by the server, messages lost, the server's memory at
 the start, the peak and the end (after the clients left and the server settled),
-and the tasks still running in it. Every loop is bounded in time; only 127.0.0.1
+the tasks still running in it and its live Python objects (after a garbage
+collection) before and after. Every loop is bounded in time; only 127.0.0.1
 is contacted.
 """
 
@@ -140,8 +141,9 @@ def _client_process(host: str, port: int, sessions: int, duration: float, out: A
     out.put(asdict(counts))
 
 
-def _stats(port: int) -> dict[str, Any]:
-    return dict(httpx.get(f"http://127.0.0.1:{port}/stats", timeout=60).json())
+def _stats(port: int, *, collect: bool = False) -> dict[str, Any]:
+    query = "?collect=1" if collect else ""
+    return dict(httpx.get(f"http://127.0.0.1:{port}/stats{query}", timeout=60).json())
 
 
 def main() -> None:
@@ -178,7 +180,7 @@ def main() -> None:
             port = int(match.group(1)) if match else 0
         if not port:
             raise SystemExit("the server did not start")
-        before = _stats(port)
+        before = _stats(port, collect=True)
         queue: Any = multiprocessing.Queue()
         share = args.sessions // args.processes
         clients = [
@@ -201,7 +203,7 @@ def main() -> None:
         for process in clients:
             process.join(timeout=30)
         time.sleep(12)  # > ping interval + timeout: anything left over is reaped
-        after = _stats(port)
+        after = _stats(port, collect=True)
         total = {key: sum(r[key] for r in results) for key in results[0]}
         report = {
             "sessions_target": args.sessions,
