@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 import trio.testing
 
@@ -283,3 +285,33 @@ async def test_handler_sending_to_its_closed_session_is_not_an_error(
         closed.set()
         await anyio.wait_all_tasks_blocked()
     assert "message handler error" not in caplog.text
+
+
+async def test_concurrent_senders_keep_their_order_over_websocket() -> None:
+    async with served(ping_interval=0.05, ping_timeout=5) as (server, client):
+        async with client.websocket("EIO=4&transport=websocket") as ws:
+            opening = await ws.receive()
+            assert isinstance(opening, str)
+            sid = json.loads(opening[1:])["sid"]
+            received: list[str] = []
+
+            async def sender(name: str) -> None:
+                for i in range(60):
+                    await server.send(sid, f"{name}{i}")
+                    if i % 7 == 0:
+                        await anyio.lowlevel.checkpoint()
+
+            async with anyio.create_task_group() as tg:
+                for name in "abcde":
+                    tg.start_soon(sender, name)
+                while len(received) < 300:  # the client is slower than the senders
+                    message = await ws.receive()
+                    assert isinstance(message, str)
+                    if message == "2":
+                        await ws.send("3")
+                    else:
+                        received.append(message[1:])
+                    if len(received) % 50 == 0:
+                        await anyio.sleep(0.01)
+        for name in "abcde":
+            assert [m for m in received if m[0] == name] == [f"{name}{i}" for i in range(60)]

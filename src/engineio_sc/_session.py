@@ -101,6 +101,10 @@ class Session:
         self._joining = False
         self._ws_scope: anyio.CancelScope | None = None
         self._held: Packet | None = None
+        self._ws: WebSocket | None = None  # the WebSocket, while its writer runs
+        self._direct = False  # a sender is writing on the WebSocket itself
+        self._direct_done: anyio.Event | None = None
+        self._backlog = False  # the writer has (or is about to get) packets
         self.messages_in = 0
         self.messages_out = 0
 
@@ -214,17 +218,37 @@ class Session:
                 closed for being too slow).
             QueueFullError: the queue is full and ``queue_full`` is ``'raise'``.
         """
+        ws = self._ws
         try:
-            try:
-                self._send.send_nowait(packet)
-            except anyio.WouldBlock:
-                await self._when_full(packet)
+            if ws is not None and not self._direct and not self._backlog and not self._closing:
+                await self._send_direct(ws, packet)
             else:
-                await anyio.lowlevel.checkpoint_if_cancelled()
+                self._backlog = True
+                try:
+                    self._send.send_nowait(packet)
+                except anyio.WouldBlock:
+                    await self._when_full(packet)
+                else:
+                    await anyio.lowlevel.checkpoint_if_cancelled()
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             raise SocketIsClosedError(f"session {self.sid} is closed") from None
         if packet.type is PacketType.MESSAGE:
             self.messages_out += 1
+
+    async def _send_direct(self, ws: WebSocket, packet: Packet) -> None:
+        """Write on the WebSocket from the sender's task: nothing is queued and
+        nothing is being written, so order is kept and the writer's hop is saved."""
+        self._direct = True
+        try:
+            await ws.send(packet.encode())
+        except WebSocketClosed:
+            self.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
+            raise anyio.ClosedResourceError from None
+        finally:
+            self._direct = False
+            if self._direct_done is not None:
+                self._direct_done.set()
+                self._direct_done = None
 
     async def _when_full(self, packet: Packet) -> None:
         policy = self._options.queue_full
@@ -340,6 +364,7 @@ class Session:
                 return
             event = machine.on_timer(anyio.current_time())
             if isinstance(event, PingDue):
+                self._backlog = True
                 try:
                     self._send.send_nowait(PING)
                 except anyio.WouldBlock:
@@ -486,17 +511,26 @@ class Session:
                 if self._held is not None:
                     packet, self._held = self._held, None
                     await ws.send(packet.encode())
+                self._ws = ws
                 while True:
                     try:
                         packet = recv.receive_nowait()
                     except anyio.WouldBlock:
+                        self._backlog = False  # senders may write directly meanwhile
                         packet = await recv.receive()
+                    while self._direct:
+                        self._direct_done = self._direct_done or anyio.Event()
+                        await self._direct_done.wait()
                     await ws.send(packet.encode())
             except (anyio.EndOfStream, anyio.ClosedResourceError):
+                while self._direct:  # a sender's last write goes out before the close
+                    self._direct_done = self._direct_done or anyio.Event()
+                    await self._direct_done.wait()
                 self._mark_drained()
             except WebSocketClosed:
                 pass
             finally:
+                self._ws = None
                 reader.cancel()
 
     async def _ws_reader(self, ws: WebSocket) -> None:
