@@ -170,7 +170,9 @@ class Endpoint:
             return HTTPResponse(413)
 
     async def _poll(self, session: Session, conn: HTTPConnection) -> HTTPResponse:
-        payload: str | None = None
+        payload = session.poll_ready()
+        if payload is not None:  # no waiting, so no need to watch for the client leaving
+            return HTTPResponse(200, payload.encode(), [_TEXT, _NO_STORE])
         refusal: ProtocolError | None = None
         async with anyio.create_task_group() as tg:
 

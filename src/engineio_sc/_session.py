@@ -384,6 +384,20 @@ class Session:
         self.close(DisconnectReason.TRANSPORT_ERROR, abort=True)
         return ProtocolError(None, detail=what)
 
+    def poll_ready(self) -> str | None:
+        """The body of a ``GET`` that has no need to wait, or ``None`` if it would
+        wait (or must be refused: :meth:`poll` decides)."""
+        if self._poll is not None:
+            return None
+        if self.machine.state is SessionState.UPGRADING:
+            return NOOP_TEXT
+        if self._held is None:
+            try:
+                self._held = self._recv.receive_nowait()
+            except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                return None
+        return self.take_payload([])
+
     async def poll(self) -> str:
         """Serve a long-poll ``GET``: wait for packets, then take what is queued
         (as much as one body may hold). Returns the encoded body.
