@@ -342,9 +342,10 @@ class Session:
         fire = self._server._fire_message
         try:
             while True:
-                try:
+                data: Message | None = None
+                with contextlib.suppress(anyio.WouldBlock):
                     data = inbound.receive_nowait()
-                except anyio.WouldBlock:
+                if data is None:  # wait outside the except block: no traceback kept alive
                     data = await inbound.receive()
                 await fire(self.sid, data)
         except (anyio.EndOfStream, anyio.ClosedResourceError):
@@ -522,14 +523,16 @@ class Session:
         recv = self._recv
         with scope:
             try:
-                if self._held is not None:
-                    packet, self._held = self._held, None
+                packet: Packet | None = self._held
+                if packet is not None:
+                    self._held = None
                     await ws.send(packet.encode())
                 self._ws = ws
                 while True:
-                    try:
+                    packet = None
+                    with contextlib.suppress(anyio.WouldBlock):
                         packet = recv.receive_nowait()
-                    except anyio.WouldBlock:
+                    if packet is None:  # wait outside the except block: no traceback kept
                         self._backlog = False  # senders may write directly meanwhile
                         packet = await recv.receive()
                     while self._direct:
