@@ -315,3 +315,32 @@ async def test_concurrent_senders_keep_their_order_over_websocket() -> None:
                         await anyio.sleep(0.01)
         for name in "abcde":
             assert [m for m in received if m[0] == name] == [f"{name}{i}" for i in range(60)]
+
+
+async def test_received_messages_queue_is_bounded() -> None:
+    async with served(max_queue_size=2, ping_interval=60) as (server, client):
+        release, all_handled = anyio.Event(), anyio.Event()
+        handled: list[str] = []
+
+        @server.on("message")
+        async def message(sid: str, data: str) -> None:
+            await release.wait()
+            handled.append(data)
+            if len(handled) == 6:
+                all_handled.set()
+
+        sid, _ = await client.handshake()
+        answered = anyio.Event()
+
+        async def post() -> None:
+            await client.post(q(sid), "\x1e".join(f"4{i}" for i in range(6)))
+            answered.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(post)
+            await anyio.wait_all_tasks_blocked()
+            assert not answered.is_set()  # the reader waits for room: backpressure
+            assert server.statistics().sessions[0].unhandled == 2
+            release.set()
+        await all_handled.wait()
+        assert handled == [str(i) for i in range(6)]

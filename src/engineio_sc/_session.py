@@ -23,13 +23,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._http import WebSocket, WebSocketClosed
 from ._options import Options
@@ -84,8 +84,9 @@ class Session:
         self._options = options
         self._log: logging.Logger = server.logger
         self._send, self._recv = anyio.create_memory_object_stream[Packet](options.max_queue_size)
-        self._inbound: MemoryObjectSendStream[Message] | None = None
-        self._inbound_recv: MemoryObjectReceiveStream[Message] | None = None
+        self._inbound: deque[Message] | None = None  # received, for the dispatcher
+        self._inbound_ready: anyio.Event | None = None  # the dispatcher waits for a message
+        self._inbound_space: anyio.Event | None = None  # the reader waits for room
         self._tg: anyio.abc.TaskGroup | None = None
         self._closing = False
         self._drained = False
@@ -173,8 +174,9 @@ class Session:
             return
         self._reason = reason
         self._closing = True
-        if self._inbound is not None:
-            self._inbound.close()
+        self._wake_dispatcher()
+        if self._inbound_space is not None:  # a reader waiting for room gives up
+            self._inbound_space.set()
         self._send.close()
         if abort or self.machine.state is SessionState.CLOSED:
             self._discard_outbound()
@@ -204,8 +206,6 @@ class Session:
         self._server._session_ended(self)
         self.machine.drained()
         self._recv.close()
-        if self._inbound_recv is not None:
-            self._inbound_recv.close()
 
     # -- outbound --------------------------------------------------------------
 
@@ -298,9 +298,7 @@ class Session:
             transport=self.transport.value,
             state=self.machine.state.value,
             queued=self._send.statistics().current_buffer_used + (self._held is not None),
-            unhandled=0
-            if self._inbound is None
-            else self._inbound.statistics().current_buffer_used,
+            unhandled=0 if self._inbound is None else len(self._inbound),
             messages_in=self.messages_in,
             messages_out=self.messages_out,
         )
@@ -322,34 +320,44 @@ class Session:
             self.close(DisconnectReason.CLIENT_DISCONNECT, abort=True, release=NOOP)
 
     async def _to_dispatcher(self, data: Message) -> None:
-        """Queue a message for the dispatcher, starting it with the first one."""
+        """Queue a message for the dispatcher (started with the first one); wait
+        while ``max_queue_size`` messages are already waiting for their handler."""
         if self._inbound is None:
-            self._inbound, self._inbound_recv = anyio.create_memory_object_stream[Message](
-                self._options.max_queue_size
-            )
+            self._inbound = deque()
             self._dispatched = anyio.Event()
             assert self._tg is not None
-            self._tg.start_soon(self._dispatch, self._inbound_recv)
-        try:
-            self._inbound.send_nowait(data)
-        except anyio.WouldBlock:
-            with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-                await self._inbound.send(data)
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            pass  # closing: the session takes no more messages
+            self._tg.start_soon(self._dispatch, self._inbound)
+        inbound = self._inbound
+        while len(inbound) >= self._options.max_queue_size and not self._closing:
+            self._inbound_space = anyio.Event()
+            await self._inbound_space.wait()
+        if self._closing:
+            return  # the session takes no more messages
+        inbound.append(data)
+        self._wake_dispatcher()
 
-    async def _dispatch(self, inbound: MemoryObjectReceiveStream[Message]) -> None:
+    def _wake_dispatcher(self) -> None:
+        if self._inbound_ready is not None:
+            self._inbound_ready.set()
+            self._inbound_ready = None
+
+    async def _dispatch(self, inbound: deque[Message]) -> None:
+        """Run the message handler on each received message, in order, until the
+        session closes and what was received is handled."""
         fire = self._server._fire_message
         try:
             while True:
-                data: Message | None = None
-                with contextlib.suppress(anyio.WouldBlock):
-                    data = inbound.receive_nowait()
-                if data is None:  # wait outside the except block: no traceback kept alive
-                    data = await inbound.receive()
-                await fire(self.sid, data)
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            pass
+                if inbound:
+                    data = inbound.popleft()
+                    if self._inbound_space is not None:
+                        self._inbound_space.set()
+                        self._inbound_space = None
+                    await fire(self.sid, data)
+                elif self._closing:
+                    return
+                else:
+                    self._inbound_ready = anyio.Event()
+                    await self._inbound_ready.wait()
         finally:
             assert self._dispatched is not None
             self._dispatched.set()
