@@ -86,7 +86,8 @@ class Endpoint:
         limit = self._options.max_sessions
         if limit is not None and len(server._sessions) >= limit:
             raise ProtocolError(ErrorCode.BAD_REQUEST, status=503, message="Too many sessions")
-        environ = request.environ()
+        wanted = self._options.allow_request is not None or "connect" in server.handlers
+        environ = request.environ() if wanted else {}  # built only for a handler to read
         if self._options.allow_request is not None:
             verdict = await call_handler(self._options.allow_request, environ)
             if verdict is not True:
