@@ -116,11 +116,6 @@ class Session:
         """The current transport."""
         return self.machine.transport
 
-    @property
-    def connected(self) -> bool:
-        """Whether the session is accepted and not closing."""
-        return self.accepted and self.machine.active
-
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
