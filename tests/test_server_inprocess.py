@@ -765,3 +765,15 @@ async def test_requests_after_shutdown_are_refused_not_restarting() -> None:
         assert not server.running
     async with server:  # entering again starts afresh
         assert (await client.get("EIO=4&transport=polling")).status == 200
+
+
+async def test_ping_interval_with_grace(virtual: bool) -> None:
+    server = engineio_sc.AsyncServer(ping_interval=(0.2, 0.3), ping_timeout=0.1, close_timeout=0.2)
+    client = ASGIClient(engineio_sc.ASGIApp(server))
+    async with server:
+        sid, info = await client.handshake()
+        assert info["pingInterval"] == 500  # interval + grace, in milliseconds, not truncated
+        start = anyio.current_time()
+        assert (await client.get(f"EIO=4&transport=polling&sid={sid}")).packets == ["2"]
+        assert close_to(anyio.current_time() - start, 0.2, virtual)  # pings every interval
+        await client.post(f"EIO=4&transport=polling&sid={sid}", "1")
