@@ -41,8 +41,19 @@ class Response:
         return self.text.split(SEPARATOR)
 
 
+Peer = tuple[str, int] | None
+"""The scope's ``client``: ``(host, port)``, or ``None`` (a Unix socket)."""
+
+DEFAULT_PEER: Peer = ("127.0.0.9", 50000)
+
+
 def _scope(
-    kind: str, method: str, query: str, headers: list[tuple[str, str]], secure: bool = False
+    kind: str,
+    method: str,
+    query: str,
+    headers: list[tuple[str, str]],
+    secure: bool = False,
+    peer: Peer = DEFAULT_PEER,
 ) -> Message:
     path, _, qs = query.partition("?")
     scheme = "http" if kind == "http" else "ws"
@@ -57,7 +68,7 @@ def _scope(
         "root_path": "",
         "query_string": qs.encode(),
         "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
-        "client": ("127.0.0.9", 50000),
+        "client": peer,
         "server": ("127.0.0.1", 8000),
         "extensions": {"websocket.http.response": {}} if kind == "websocket" else {},
     }
@@ -80,7 +91,8 @@ class ASGIClient:
 
     With ``host`` set, each application call runs in that task group and a
     request returns as soon as its response is complete, as with a real server
-    (an application may go on running after its response).
+    (an application may go on running after its response). ``peer`` is the
+    client address of the requests' scopes; a test may change it at any time.
     """
 
     def __init__(
@@ -89,6 +101,7 @@ class ASGIClient:
         self.app = app
         self.path = path
         self.host = host
+        self.peer: Peer = DEFAULT_PEER
 
     async def request(
         self,
@@ -105,7 +118,7 @@ class ASGIClient:
         data = body.encode() if isinstance(body, str) else body
         exchange = exchange or HTTPExchange()
         target = (self.path if path is None else path) + "?" + query
-        scope = _scope("http", method, target, headers or [], secure)
+        scope = _scope("http", method, target, headers or [], secure, self.peer)
         size = max(1, -(-len(data) // chunks)) if data else 1
         parts = [data[i : i + size] for i in range(0, len(data), size)] or [b""]
         start: Message = {}
@@ -156,7 +169,8 @@ class ASGIClient:
     async def websocket(
         self, query: str, headers: list[tuple[str, str]] | None = None
     ) -> AsyncIterator[FakeWebSocket]:
-        ws = FakeWebSocket(_scope("websocket", "GET", self.path + "?" + query, headers or []))
+        scope = _scope("websocket", "GET", self.path + "?" + query, headers or [], peer=self.peer)
+        ws = FakeWebSocket(scope)
         async with anyio.create_task_group() as tg:
             tg.start_soon(ws.run, self.app)
             try:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import anyio
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 import engineio_sc
+from engineio_sc._http import parse_query
 
 from .asgi_client import ASGIClient
 
@@ -157,3 +161,11 @@ async def test_other_app_startup_failure_is_reported() -> None:
     server = engineio_sc.AsyncServer()
     app = engineio_sc.ASGIApp(server, failing, on_startup=lambda: None)
     assert await run_lifespan(app) == ["lifespan.startup.failed"]
+
+
+@hypothesis.given(st.text(alphabet="ab=&%+2x0 \xe9;", max_size=40))
+def test_query_strings_read_as_parse_qsl_reads_them(text: str) -> None:
+    expected: dict[str, str] = {}
+    for key, value in parse_qsl(text):
+        expected.setdefault(key, value)
+    assert parse_query(text) == expected

@@ -15,7 +15,7 @@ import pytest
 import engineio_sc
 
 from . import asgi_client
-from .asgi_client import ASGIClient
+from .asgi_client import ASGIClient, Peer
 
 pytestmark = pytest.mark.anyio
 
@@ -51,21 +51,99 @@ async def test_same_origin_by_default() -> None:
         assert "access-control-allow-origin" not in no_origin.headers
 
 
-async def test_same_origin_uses_the_real_scheme_and_proxy_headers() -> None:
+def proxied(origin_value: str = "https://public.org") -> list[tuple[str, str]]:
+    """A request as a proxy forwards it: the public origin in X-Forwarded-*."""
+    return origin(
+        origin_value,
+        ("X-Forwarded-Proto", "https, http"),
+        ("X-Forwarded-Host", "public.org"),
+    )
+
+
+async def test_same_origin_uses_the_real_scheme() -> None:
     async with served() as (_, client):
         direct_https = await client.get(
             HANDSHAKE, headers=origin("https://example.com"), secure=True
         )
         assert direct_https.status == 200
-        proxied = await client.get(
-            HANDSHAKE,
-            headers=origin(
-                "https://public.org",
-                ("X-Forwarded-Proto", "https, http"),
-                ("X-Forwarded-Host", "public.org"),
-            ),
-        )
-        assert proxied.status == 200
+        # Forwarded headers add an origin; they never take the real one away.
+        client.peer = ("203.0.113.7", 40000)
+        real = await client.get(HANDSHAKE, headers=proxied("http://example.com"))
+        assert real.status == 200
+
+
+@pytest.mark.parametrize("peer", [("127.0.0.1", 40000), ("::1", 40000)])
+async def test_forwarded_origin_trusted_from_loopback_by_default(peer: Peer) -> None:
+    async with served() as (_, client):
+        client.peer = peer
+        response = await client.get(HANDSHAKE, headers=proxied())
+        assert response.status == 200
+        assert response.headers["access-control-allow-origin"] == "https://public.org"
+        async with client.websocket("EIO=4&transport=websocket", proxied()) as ws:
+            assert (await ws.receive() or "")[0] == "0"
+            assert ws.accepted
+
+
+@pytest.mark.parametrize("peer", [("203.0.113.7", 40000), ("127.0.0.9", 40000), None])
+async def test_forwarded_origin_refused_from_other_peers_by_default(peer: Peer) -> None:
+    async with served() as (_, client):
+        client.peer = peer
+        response = await client.get(HANDSHAKE, headers=proxied())
+        assert response.status == 400
+        assert response.json() == {"code": 3, "message": "Origin not allowed"}
+        async with client.websocket("EIO=4&transport=websocket", proxied()) as ws:
+            assert await ws.receive() is None
+            assert not ws.accepted
+
+
+@pytest.mark.parametrize(
+    "allowed", ["10.0.0.0/8, 2001:db8::/32", ["10.0.0.0/8", "2001:db8::/32"], ("10.0.0.0/8",)]
+)
+async def test_forwarded_allow_ips_networks(allowed: str | list[str]) -> None:
+    async with served(forwarded_allow_ips=allowed) as (_, client):
+        for peer, status in [
+            ("10.1.2.3", 200),
+            ("::ffff:10.1.2.3", 200),  # an IPv4 peer on a dual-stack socket
+            ("11.0.0.1", 400),
+            ("127.0.0.1", 400),  # the default no longer applies
+            ("2001:db8::5", 200 if "2001" in str(allowed) else 400),
+        ]:
+            client.peer = (peer, 40000)
+            assert (await client.get(HANDSHAKE, headers=proxied())).status == status, peer
+
+
+async def test_forwarded_allow_ips_star_trusts_every_peer() -> None:
+    async with served(forwarded_allow_ips="*") as (_, client):
+        for peer in [("203.0.113.7", 40000), ("fe80::1%eth0", 40000), None]:
+            client.peer = peer
+            assert (await client.get(HANDSHAKE, headers=proxied())).status == 200, peer
+
+
+@pytest.mark.parametrize("allowed", ["", " , ", []])
+async def test_forwarded_allow_ips_empty_trusts_no_peer(allowed: str | list[str]) -> None:
+    async with served(forwarded_allow_ips=allowed) as (_, client):
+        client.peer = ("127.0.0.1", 40000)
+        assert (await client.get(HANDSHAKE, headers=proxied())).status == 400
+        assert (await client.get(HANDSHAKE, headers=origin("http://example.com"))).status == 200
+
+
+@pytest.mark.parametrize(
+    "allowed", ["10.0.0.300", "127.0.0.1, localhost", ["10.0.0.0/33"], "::1/129", [5], None, b"*"]
+)
+def test_bad_forwarded_allow_ips(allowed: Any) -> None:
+    with pytest.raises(ValueError, match="forwarded_allow_ips"):
+        engineio_sc.AsyncServer(forwarded_allow_ips=allowed)
+
+
+async def test_forwarded_headers_do_not_change_the_environ() -> None:
+    environs: list[dict[str, Any]] = []
+    async with served() as (server, client):
+        server.on("connect", lambda sid, environ: environs.append(environ))
+        client.peer = ("127.0.0.1", 40000)
+        headers = [*proxied(), ("X-Forwarded-For", "198.51.100.1")]
+        assert (await client.get(HANDSHAKE, headers=headers)).status == 200
+    assert environs[0]["REMOTE_ADDR"] == "127.0.0.1"
+    assert environs[0]["wsgi.url_scheme"] == "http"
 
 
 @pytest.mark.parametrize(

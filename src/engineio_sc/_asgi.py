@@ -6,10 +6,9 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
-from urllib.parse import parse_qsl
 
 from ._environ import asgi_environ
-from ._http import Headers, HTTPRequest, HTTPResponse, WebSocketClosed
+from ._http import Headers, HTTPRequest, HTTPResponse, WebSocketClosed, parse_query
 from .exceptions import ContentTooLongError
 
 __all__ = [
@@ -30,9 +29,6 @@ Send = Callable[[Message], Awaitable[None]]
 
 def request_from_scope(scope: Scope) -> HTTPRequest:
     """The neutral request of an ASGI ``http`` or ``websocket`` scope."""
-    query: dict[str, str] = {}
-    for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
-        query.setdefault(key, value)
     headers: dict[str, str] = {}
     for raw_name, raw_value in scope.get("headers", ()):
         name = raw_name.decode("latin-1").lower()
@@ -40,9 +36,9 @@ def request_from_scope(scope: Scope) -> HTTPRequest:
         headers[name] = headers[name] + "," + value if name in headers else value
     return HTTPRequest(
         method=scope.get("method", "GET").upper(),
-        query=query,
+        query=parse_query(scope.get("query_string", b"").decode("latin-1")),
         headers=headers,
-        environ=partial(asgi_environ, dict(scope)),
+        environ=partial(asgi_environ, scope),
         scheme="https" if scope.get("scheme") in ("https", "wss") else "http",
     )
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._http import Headers, HTTPRequest
+from ._proxies import TrustedProxies
 
 __all__ = ["CORSPolicy", "Origins"]
 
@@ -24,8 +25,10 @@ def _first(value: str) -> str:
 class CORSPolicy:
     """The ``cors_allowed_origins`` and ``cors_credentials`` options, decided once.
 
-    - ``None``: the server's own origin only (the real scheme and ``Host``, plus
-      ``X-Forwarded-Proto``/``X-Forwarded-Host`` when a proxy sets them);
+    - ``None``: the server's own origin only: the real scheme and ``Host``, plus
+      the origin that ``X-Forwarded-Proto``/``X-Forwarded-Host`` describe when the
+      request comes from a peer that ``trusted_proxies`` trusts (the
+      ``forwarded_allow_ips`` option);
     - ``'*'`` (or a list holding it): any origin;
     - a string or a list: those origins;
     - ``[]``: CORS handling off (no check, no headers);
@@ -33,8 +36,11 @@ class CORSPolicy:
       that carries an ``Origin``.
     """
 
-    def __init__(self, allowed: Origins, credentials: bool) -> None:
+    def __init__(
+        self, allowed: Origins, credentials: bool, *, trusted_proxies: TrustedProxies
+    ) -> None:
         self.credentials = credentials
+        self._proxies = trusted_proxies
         self.enabled = not (
             isinstance(allowed, Sequence) and not isinstance(allowed, str) and len(allowed) == 0
         )
@@ -52,17 +58,22 @@ class CORSPolicy:
         elif allowed is not None:
             self._origins = frozenset(allowed)
 
-    def _same_origin(self, request: HTTPRequest) -> set[str]:
+    def _same_origin(self, origin: str, request: HTTPRequest) -> bool:
         host = request.headers.get("host")
         if host is None:
-            return set()
-        origins = {f"{request.scheme}://{host}"}
+            return False
+        if origin == f"{request.scheme}://{host}":
+            return True
         proto = request.headers.get("x-forwarded-proto")
         forwarded_host = request.headers.get("x-forwarded-host")
-        if proto is not None or forwarded_host is not None:
-            scheme = _first(proto) if proto else request.scheme
-            origins.add(f"{scheme}://{_first(forwarded_host) if forwarded_host else host}")
-        return origins
+        if proto is None and forwarded_host is None:
+            return False
+        scheme = _first(proto) if proto else request.scheme
+        if origin != f"{scheme}://{_first(forwarded_host) if forwarded_host else host}":
+            return False
+        # The neutral request carries the peer's address only in the environ's
+        # REMOTE_ADDR, as each adapter reports it; it is built only when needed.
+        return self._proxies.trusts(request.environ().get("REMOTE_ADDR"))
 
     def allows(self, origin: str, request: HTTPRequest) -> bool:
         """Whether ``origin`` may use the server."""
@@ -76,7 +87,7 @@ class CORSPolicy:
             return bool(self._callable(origin))
         if self._origins is not None:
             return origin in self._origins
-        return origin in self._same_origin(request)
+        return self._same_origin(origin, request)
 
     def check(self, request: HTTPRequest) -> Headers | None:
         """The CORS headers for a request, or ``None`` when its origin is refused."""

@@ -11,7 +11,6 @@ import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
 from ._http import HTTPResponse, error_response
 from .exceptions import ErrorCode, ProtocolError
@@ -26,7 +25,6 @@ __all__ = [
     "engineio_route",
     "is_websocket_upgrade",
     "join_headers",
-    "parse_query",
     "shutting_down",
     "websocket_max_size",
     "wsgi_environ",
@@ -45,14 +43,6 @@ _SCHEMES = {"ws": "http", "wss": "https"}
 def engineio_route(engineio_path: str) -> str:
     """``'engine.io'`` (or ``'/engine.io/'``) as the route ``/engine.io/``."""
     return "/" + engineio_path.strip("/") + "/"
-
-
-def parse_query(query_string: str) -> dict[str, str]:
-    """The first value of each query parameter, as the ASGI adapter reads them."""
-    query: dict[str, str] = {}
-    for key, value in parse_qsl(query_string, keep_blank_values=True):
-        query.setdefault(key, value)
-    return query
 
 
 def join_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import unquote_plus
 
 from .exceptions import ProtocolError
 
@@ -22,6 +23,7 @@ __all__ = [
     "WebSocketClosed",
     "error_response",
     "json_response",
+    "parse_query",
 ]
 
 Headers = list[tuple[str, str]]
@@ -35,8 +37,9 @@ class HTTPRequest:
         method: the HTTP method, upper case.
         query: the query parameters (first value of each).
         headers: the request headers, names in lower case, repeats joined by ``,``.
-        environ: builds the python-engineio-compatible environ (called at most
-            once per request, for the handlers that take one).
+        environ: builds the python-engineio-compatible environ, on demand (for
+            the handlers that take one, and for the few checks that need the
+            client's address).
         scheme: ``http`` or ``https``, as the client reached the server.
     """
 
@@ -54,6 +57,21 @@ class HTTPResponse:
     status: int
     body: bytes = b""
     headers: Headers = field(default_factory=list)
+
+
+def parse_query(query_string: str) -> dict[str, str]:
+    """The first value of each parameter of a query string, as
+    :func:`urllib.parse.parse_qsl` reads it (blank values skipped, as the reference
+    server treats ``sid=`` as no sid), without its cost for the plain queries
+    every Engine.IO client sends."""
+    query: dict[str, str] = {}
+    for part in query_string.split("&"):
+        key, _, value = part.partition("=")
+        if "%" in part or "+" in part:
+            key, value = unquote_plus(key), unquote_plus(value)
+        if value and key not in query:
+            query[key] = value
+    return query
 
 
 def json_response(status: int, value: Any) -> HTTPResponse:

@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol
 
 from ._cookie import SessionCookie
 from ._cors import CORSPolicy, Origins
+from ._proxies import LOOPBACK, ForwardedAllowIPs, TrustedProxies
 from .protocol import Transport
 
 __all__ = ["JSONModule", "Options", "make_options"]
@@ -47,7 +48,9 @@ class Options:
     http_compression: bool = True
     compression_threshold: int = 1024
     cookie: SessionCookie | None = None
-    cors: CORSPolicy = field(default_factory=lambda: CORSPolicy(None, True))
+    cors: CORSPolicy = field(
+        default_factory=lambda: CORSPolicy(None, True, trusted_proxies=TrustedProxies(LOOPBACK))
+    )
 
     def upgrades(self, transport: Transport) -> list[str]:
         """The ``upgrades`` list of the open packet of a session on ``transport``."""
@@ -96,6 +99,7 @@ def make_options(
     cookie: str | Mapping[str, Any] | None,
     cors_allowed_origins: Origins,
     cors_credentials: bool,
+    forwarded_allow_ips: ForwardedAllowIPs,
 ) -> Options:
     """Check the constructor's arguments and freeze them.
 
@@ -139,5 +143,9 @@ def make_options(
         http_compression=bool(http_compression),
         compression_threshold=compression_threshold,
         cookie=None if cookie is None else SessionCookie(cookie),
-        cors=CORSPolicy(cors_allowed_origins, bool(cors_credentials)),
+        cors=CORSPolicy(
+            cors_allowed_origins,
+            bool(cors_credentials),
+            trusted_proxies=TrustedProxies(forwarded_allow_ips),
+        ),
     )

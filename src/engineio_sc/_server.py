@@ -19,6 +19,7 @@ from . import _asgi
 from ._endpoint import Endpoint
 from ._http import HTTPConnection, HTTPRequest, HTTPResponse, WebSocket
 from ._options import AllowRequest, JSONModule, Options, make_options
+from ._proxies import LOOPBACK
 from ._queue import Event, Queue
 from ._reasons import DisconnectReason
 from ._session import Session
@@ -109,6 +110,14 @@ class AsyncServer:
             :class:`SocketIsClosedError` raised).
         max_sessions: refuse new sessions (503) while this many exist; ``None``
             for no limit.
+        forwarded_allow_ips: the peers (proxies) whose ``X-Forwarded-Proto`` and
+            ``X-Forwarded-Host`` the default same-origin check believes: IP
+            addresses and CIDR networks, as a comma-separated string or a
+            sequence; ``'*'`` for every peer, ``()`` for none. The default,
+            ``('127.0.0.1', '::1')``, trusts a proxy on the same host.
+
+    Raises:
+        ValueError: an option is out of range or malformed.
     """
 
     reason = DisconnectReason
@@ -137,6 +146,7 @@ class AsyncServer:
         max_queue_size: int = 1024,
         queue_full: str = "wait",
         max_sessions: int | None = None,
+        forwarded_allow_ips: str | Sequence[str] = LOOPBACK,
         **kwargs: Any,
     ) -> None:
         self.async_mode = _check_async_mode(async_mode)
@@ -159,6 +169,7 @@ class AsyncServer:
             cookie=cookie,
             cors_allowed_origins=cors_allowed_origins,
             cors_credentials=cors_credentials,
+            forwarded_allow_ips=forwarded_allow_ips,
         )
         self.cors_allowed_origins = cors_allowed_origins
         self.monitor_clients = True if monitor_clients is None else monitor_clients
@@ -320,7 +331,7 @@ class AsyncServer:
             )
         else:
             raise TypeError(f"cannot send {type(data).__name__}: use str, bytes, dict or list")
-        await self.send_packet(sid, packet)
+        await self._live(sid).send(packet)
 
     async def send_packet(self, sid: str, pkt: Packet) -> None:
         """Send a raw packet to a client.
@@ -328,10 +339,13 @@ class AsyncServer:
         Raises:
             SocketIsClosedError: the session is unknown, closing or closed.
         """
+        await self._live(sid).send(pkt)
+
+    def _live(self, sid: str) -> Session:
         session = self._sessions.get(sid)
         if session is None:
             raise SocketIsClosedError(f"session {sid} is unknown or closed")
-        await session.send(pkt)
+        return session
 
     async def get_session(self, sid: str) -> dict[str, Any]:
         """Return the user session dict of a client.

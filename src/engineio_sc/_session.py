@@ -31,6 +31,7 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
+from ._backend import Event, clock, event_type
 from ._http import WebSocket, WebSocketClosed
 from ._options import Options
 from ._reasons import DisconnectReason
@@ -83,16 +84,18 @@ class Session:
         self._server = server
         self._options = options
         self._log: logging.Logger = server.logger
+        self._now = clock()
+        self._event = event_type()
         self._send, self._recv = anyio.create_memory_object_stream[Packet](options.max_queue_size)
         self._inbound: deque[Message] | None = None  # received, for the dispatcher
-        self._inbound_ready: anyio.Event | None = None  # the dispatcher waits for a message
-        self._inbound_space: anyio.Event | None = None  # the reader waits for room
+        self._inbound_ready: Event | None = None  # the dispatcher waits for a message
+        self._inbound_space: Event | None = None  # the reader waits for room
         self._tg: anyio.abc.TaskGroup | None = None
         self._closing = False
         self._drained = False
-        self._drained_event: anyio.Event | None = None
-        self._dispatched: anyio.Event | None = None
-        self.done = anyio.Event()
+        self._drained_event: Event | None = None
+        self._dispatched: Event | None = None
+        self.done = self._event()
         self._reason = DisconnectReason.SERVER_DISCONNECT
         self.accepted = False
         self._timer: anyio.CancelScope | None = None
@@ -104,7 +107,7 @@ class Session:
         self._held: Packet | None = None
         self._ws: WebSocket | None = None  # the WebSocket, while its writer runs
         self._direct = False  # a sender is writing on the WebSocket itself
-        self._direct_done: anyio.Event | None = None
+        self._direct_done: Event | None = None
         self._backlog = False  # the writer has (or is about to get) packets
         self.messages_in = 0
         self.messages_out = 0
@@ -141,13 +144,13 @@ class Session:
         if self.accepted:
             await self._server._fire_disconnect(self.sid, self._reason)
         if not self._drained:
-            self._drained_event = anyio.Event()
+            self._drained_event = self._event()
             with anyio.move_on_after(timeout):
                 await self._drained_event.wait()
 
     def accept(self) -> None:
         """The connect handler accepted: start the heartbeat."""
-        self.machine.accept(anyio.current_time())
+        self.machine.accept(self._now())
         self.accepted = True
         self._reschedule()
 
@@ -216,7 +219,19 @@ class Session:
         ws = self._ws
         try:
             if ws is not None and not self._direct and not self._backlog and not self._closing:
-                await self._send_direct(ws, packet)
+                # Nothing is queued or being written: write from this task, which
+                # keeps the order and saves the writer's hop.
+                self._direct = True
+                try:
+                    await ws.send(packet.encode())
+                except WebSocketClosed:
+                    self.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
+                    raise anyio.ClosedResourceError from None
+                finally:
+                    self._direct = False
+                    if self._direct_done is not None:
+                        self._direct_done.set()
+                        self._direct_done = None
             else:
                 self._backlog = True
                 try:
@@ -229,21 +244,6 @@ class Session:
             raise SocketIsClosedError(f"session {self.sid} is closed") from None
         if packet.type is PacketType.MESSAGE:
             self.messages_out += 1
-
-    async def _send_direct(self, ws: WebSocket, packet: Packet) -> None:
-        """Write on the WebSocket from the sender's task: nothing is queued and
-        nothing is being written, so order is kept and the writer's hop is saved."""
-        self._direct = True
-        try:
-            await ws.send(packet.encode())
-        except WebSocketClosed:
-            self.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
-            raise anyio.ClosedResourceError from None
-        finally:
-            self._direct = False
-            if self._direct_done is not None:
-                self._direct_done.set()
-                self._direct_done = None
 
     async def _when_full(self, packet: Packet) -> None:
         policy = self._options.queue_full
@@ -301,7 +301,7 @@ class Session:
     # -- inbound ---------------------------------------------------------------
 
     async def _receive(self, packet: Packet) -> None:
-        event = self.machine.receive(packet, anyio.current_time())
+        event = self.machine.receive(packet, self._now())
         if event is None:
             if packet.type is PacketType.PONG:
                 self._reschedule()
@@ -319,12 +319,12 @@ class Session:
         while ``max_queue_size`` messages are already waiting for their handler."""
         if self._inbound is None:
             self._inbound = deque()
-            self._dispatched = anyio.Event()
+            self._dispatched = self._event()
             assert self._tg is not None
             self._tg.start_soon(self._dispatch, self._inbound)
         inbound = self._inbound
         while len(inbound) >= self._options.max_queue_size and not self._closing:
-            self._inbound_space = anyio.Event()
+            self._inbound_space = self._event()
             await self._inbound_space.wait()
         if self._closing:
             return  # the session takes no more messages
@@ -351,7 +351,7 @@ class Session:
                 elif self._closing:
                     return
                 else:
-                    self._inbound_ready = anyio.Event()
+                    self._inbound_ready = self._event()
                     await self._inbound_ready.wait()
         finally:
             assert self._dispatched is not None
@@ -366,7 +366,7 @@ class Session:
             self._timer = None
             if self._closing:
                 return
-            event = machine.on_timer(anyio.current_time())
+            event = machine.on_timer(self._now())
             if isinstance(event, PingDue):
                 self._backlog = True
                 try:
@@ -491,7 +491,7 @@ class Session:
     async def serve_websocket(self, ws: WebSocket) -> None:
         """Run the WebSocket reader and writer in the session's group until the
         WebSocket closes; the calling request task waits here meanwhile."""
-        done = anyio.Event()
+        done = self._event()
         if self._tg is None or not self.machine.active:
             await ws.close()
             return
@@ -502,7 +502,7 @@ class Session:
             if not done.is_set() and self._ws_scope is not None:
                 self._ws_scope.cancel()
 
-    async def _websocket(self, ws: WebSocket, done: anyio.Event) -> None:
+    async def _websocket(self, ws: WebSocket, done: Event) -> None:
         """The reader (this task) and the writer (a task beside it): whichever
         ends first ends the other, then the WebSocket is closed."""
         assert self._tg is not None
@@ -539,12 +539,12 @@ class Session:
                         self._backlog = False  # senders may write directly meanwhile
                         packet = await recv.receive()
                     while self._direct:
-                        self._direct_done = self._direct_done or anyio.Event()
+                        self._direct_done = self._direct_done or self._event()
                         await self._direct_done.wait()
                     await ws.send(packet.encode())
             except (anyio.EndOfStream, anyio.ClosedResourceError):
                 while self._direct:  # a sender's last write goes out before the close
-                    self._direct_done = self._direct_done or anyio.Event()
+                    self._direct_done = self._direct_done or self._event()
                     await self._direct_done.wait()
                 self._mark_drained()
             except WebSocketClosed:

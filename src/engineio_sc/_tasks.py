@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Generator
+from types import CoroutineType
 from typing import Any
 
 import anyio
@@ -15,7 +16,7 @@ __all__ = ["BackgroundTask", "call_handler"]
 async def call_handler(fn: Callable[..., Any], *args: Any) -> Any:
     """Call a sync or async callable and return its result."""
     result = fn(*args)
-    if inspect.isawaitable(result):
+    if type(result) is CoroutineType or inspect.isawaitable(result):
         result = await result
     return result
 

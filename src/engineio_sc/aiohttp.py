@@ -40,13 +40,12 @@ from ._frameworks import (
     engineio_route,
     is_websocket_upgrade,
     join_headers,
-    parse_query,
     response_headers,
     shutting_down,
     websocket_max_size,
     wsgi_environ,
 )
-from ._http import Headers, HTTPRequest, HTTPResponse, WebSocketClosed
+from ._http import Headers, HTTPRequest, HTTPResponse, WebSocketClosed, parse_query
 from .exceptions import ContentTooLongError
 
 if TYPE_CHECKING:

@@ -56,12 +56,11 @@ from ._frameworks import (
     bad_websocket_handshake,
     is_websocket_upgrade,
     join_headers,
-    parse_query,
     response_headers,
     websocket_max_size,
     wsgi_environ,
 )
-from ._http import Headers, HTTPRequest, HTTPResponse, WebSocketClosed
+from ._http import Headers, HTTPRequest, HTTPResponse, WebSocketClosed, parse_query
 from .exceptions import ContentTooLongError
 
 if TYPE_CHECKING:

@@ -30,6 +30,7 @@ class PacketType(enum.IntEnum):
 
 
 _DIGITS = "0123456789"
+_TYPES = tuple(PacketType)  # by digit
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +82,7 @@ def decode_text(text: str) -> Packet:
         except (binascii.Error, ValueError) as exc:
             raise ProtocolError(ErrorCode.BAD_REQUEST, detail="invalid base64 packet") from exc
     if "0" <= head <= "6":
-        return Packet(PacketType(ord(head) - 48), text[1:])
+        return Packet(_TYPES[ord(head) - 48], text[1:])
     raise ProtocolError(ErrorCode.BAD_REQUEST, detail=f"unknown packet type {head!r}")
 
 
