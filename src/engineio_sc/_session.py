@@ -74,6 +74,44 @@ Message = str | bytes
 class Session:
     """One Engine.IO session and the tasks that serve it."""
 
+    __slots__ = (
+        "_backlog",
+        "_closing",
+        "_direct",
+        "_direct_done",
+        "_dispatched",
+        "_drained",
+        "_drained_event",
+        "_event",
+        "_held",
+        "_inbound",
+        "_inbound_ready",
+        "_inbound_space",
+        "_joining",
+        "_log",
+        "_now",
+        "_options",
+        "_poll",
+        "_posting",
+        "_reason",
+        "_recv",
+        "_release",
+        "_send",
+        "_server",
+        "_tg",
+        "_timer",
+        "_writing",
+        "_ws",
+        "_ws_scope",
+        "accepted",
+        "data",
+        "done",
+        "machine",
+        "messages_in",
+        "messages_out",
+        "sid",
+    )
+
     def __init__(self, server: AsyncServer, sid: str, transport: Transport) -> None:
         options: Options = server.options
         self.sid = sid
@@ -106,6 +144,7 @@ class Session:
         self._ws_scope: anyio.CancelScope | None = None
         self._held: Packet | None = None
         self._ws: WebSocket | None = None  # the WebSocket, while its writer runs
+        self._writing = False  # the WebSocket writer task is running
         self._direct = False  # a sender is writing on the WebSocket itself
         self._direct_done: Event | None = None
         self._backlog = False  # the writer has (or is about to get) packets
@@ -489,41 +528,40 @@ class Session:
         await self.serve_websocket(ws)
 
     async def serve_websocket(self, ws: WebSocket) -> None:
-        """Run the WebSocket reader and writer in the session's group until the
-        WebSocket closes; the calling request task waits here meanwhile."""
-        done = self._event()
+        """Run the WebSocket reader and writer in the session's group; the calling
+        request task waits meanwhile, until the session is done."""
         if self._tg is None or not self.machine.active:
             await ws.close()
             return
-        self._tg.start_soon(self._websocket, ws, done)
+        self._tg.start_soon(self._websocket, ws)
         try:
-            await done.wait()
+            await self.done.wait()
         finally:
-            if not done.is_set() and self._ws_scope is not None:
+            if not self.done.is_set() and self._ws_scope is not None:
                 self._ws_scope.cancel()
 
-    async def _websocket(self, ws: WebSocket, done: Event) -> None:
+    async def _websocket(self, ws: WebSocket) -> None:
         """The reader (this task) and the writer (a task beside it): whichever
         ends first ends the other, then the WebSocket is closed."""
         assert self._tg is not None
         writer = anyio.CancelScope()
         with anyio.CancelScope() as self._ws_scope:
-            self._tg.start_soon(self._ws_writer, ws, writer, self._ws_scope)
+            self._tg.start_soon(self._ws_writer, ws, writer)
             try:
                 await self._ws_reader(ws)
             finally:
-                writer.cancel()
+                self._ws_scope = None  # ending: the writer need not cancel the reader
+                if self._writing:
+                    writer.cancel()
                 self.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
                 with anyio.CancelScope(shield=True):
                     await ws.close()
-                done.set()
 
-    async def _ws_writer(
-        self, ws: WebSocket, scope: anyio.CancelScope, reader: anyio.CancelScope
-    ) -> None:
+    async def _ws_writer(self, ws: WebSocket, scope: anyio.CancelScope) -> None:
         """Send what is queued; once the session is closed and the queue is
         delivered, end the WebSocket (cancelling the reader)."""
         recv = self._recv
+        self._writing = True
         with scope:
             try:
                 packet: Packet | None = self._held
@@ -551,7 +589,9 @@ class Session:
                 pass
             finally:
                 self._ws = None
-                reader.cancel()
+                self._writing = False
+                if self._ws_scope is not None:
+                    self._ws_scope.cancel()
 
     async def _ws_reader(self, ws: WebSocket) -> None:
         limit = self._options.max_http_buffer_size
