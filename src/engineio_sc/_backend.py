@@ -1,10 +1,10 @@
-"""The running backend's clock and events, looked up once instead of per call.
+"""The running backend's clock, events and wake-ups, looked up once instead of per call.
 
 ``anyio.current_time()`` and ``anyio.Event()`` find the running backend on every
 call, and an ``anyio.Event`` wraps the backend's own event. A session's hot paths
 (each received packet, each hand-off to its dispatcher) use the backend's clock and
-event directly, resolved when the session is created. Both are the ones anyio
-itself uses, so deadlines and cancellation behave exactly as with anyio's.
+primitives directly, resolved when the session is created. They are the ones anyio
+itself is built on, so deadlines and cancellation behave exactly as with anyio's.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import trio
+import trio.lowlevel
 
-__all__ = ["Event", "clock", "event_type"]
+__all__ = ["Event", "Signal", "clock", "event_type", "signal_type"]
 
 
 class Event(Protocol):
@@ -44,3 +45,57 @@ def clock() -> Callable[[], float]:
 def event_type() -> Callable[[], Event]:
     """The event class of the running backend."""
     return asyncio.Event if _on_asyncio() else trio.Event
+
+
+class Signal(Protocol):
+    """A reusable wake-up for one task: :meth:`wait` parks it until the next
+    :meth:`set`. A ``set()`` with no task parked does nothing, so the waiter checks
+    its condition before it waits (with no checkpoint in between)."""
+
+    async def wait(self) -> None: ...
+
+    def set(self) -> None: ...
+
+
+class _AsyncioSignal:
+    __slots__ = ("_waiter",)
+
+    def __init__(self) -> None:
+        self._waiter: asyncio.Future[None] | None = None
+
+    async def wait(self) -> None:
+        self._waiter = waiter = asyncio.get_running_loop().create_future()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+
+    def set(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+class _TrioSignal:
+    __slots__ = ("_task",)
+
+    def __init__(self) -> None:
+        self._task: trio.lowlevel.Task | None = None
+
+    async def wait(self) -> None:
+        self._task = trio.lowlevel.current_task()
+        await trio.lowlevel.wait_task_rescheduled(self._abort)
+
+    def _abort(self, _: Any) -> trio.lowlevel.Abort:
+        self._task = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def set(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            trio.lowlevel.reschedule(task)
+
+
+def signal_type() -> Callable[[], Signal]:
+    """The :class:`Signal` of the running backend."""
+    return _AsyncioSignal if _on_asyncio() else _TrioSignal

@@ -31,7 +31,7 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
-from ._backend import Event, clock, event_type
+from ._backend import Event, Signal, clock, event_type, signal_type
 from ._http import WebSocket, WebSocketClosed
 from ._options import Options
 from ._reasons import DisconnectReason
@@ -126,7 +126,7 @@ class Session:
         self._event = event_type()
         self._send, self._recv = anyio.create_memory_object_stream[Packet](options.max_queue_size)
         self._inbound: deque[Message] | None = None  # received, for the dispatcher
-        self._inbound_ready: Event | None = None  # the dispatcher waits for a message
+        self._inbound_ready: Signal | None = None  # wakes the dispatcher, once it runs
         self._inbound_space: Event | None = None  # the reader waits for room
         self._tg: anyio.abc.TaskGroup | None = None
         self._closing = False
@@ -358,9 +358,10 @@ class Session:
         while ``max_queue_size`` messages are already waiting for their handler."""
         if self._inbound is None:
             self._inbound = deque()
+            self._inbound_ready = signal_type()()
             self._dispatched = self._event()
             assert self._tg is not None
-            self._tg.start_soon(self._dispatch, self._inbound)
+            self._tg.start_soon(self._dispatch, self._inbound, self._inbound_ready)
         inbound = self._inbound
         while len(inbound) >= self._options.max_queue_size and not self._closing:
             self._inbound_space = self._event()
@@ -373,9 +374,8 @@ class Session:
     def _wake_dispatcher(self) -> None:
         if self._inbound_ready is not None:
             self._inbound_ready.set()
-            self._inbound_ready = None
 
-    async def _dispatch(self, inbound: deque[Message]) -> None:
+    async def _dispatch(self, inbound: deque[Message], ready: Signal) -> None:
         """Run the message handler on each received message, in order, until the
         session closes and what was received is handled."""
         fire = self._server._fire_message
@@ -390,8 +390,7 @@ class Session:
                 elif self._closing:
                     return
                 else:
-                    self._inbound_ready = self._event()
-                    await self._inbound_ready.wait()
+                    await ready.wait()
         finally:
             assert self._dispatched is not None
             self._dispatched.set()
