@@ -460,6 +460,29 @@ async def test_websocket_session(eio: engineio_sc.AsyncServer, client: ASGIClien
     assert recorder.events[-1] == ("disconnect", info["sid"], "transport close")
 
 
+async def test_the_websocket_writer_runs_only_while_packets_wait(
+    eio: engineio_sc.AsyncServer, client: ASGIClient
+) -> None:
+    def writers() -> int:
+        return sum(task.name.endswith("._ws_writer") for task in anyio.get_running_tasks())
+
+    async with client.websocket("EIO=4&transport=websocket") as ws:
+        sid = json.loads(str(await ws.receive())[1:])["sid"]
+        await anyio.wait_all_tasks_blocked()
+        assert writers() == 0  # an idle session holds no writer task
+        async with anyio.create_task_group() as tg:  # senders racing: some packets queue
+            for i in range(5):
+                tg.start_soon(eio.send, sid, str(i))
+        received = [await ws.receive() for _ in range(5)]
+        assert sorted(map(str, received)) == [f"4{i}" for i in range(5)]
+        assert await ws.receive() == "2"  # the ping goes through a writer too
+        await ws.send("3")
+        await anyio.wait_all_tasks_blocked()
+        assert writers() == 0
+        await eio.send(sid, "after")
+        assert await ws.receive() == "4after"
+
+
 async def test_websocket_ping_timeout(
     eio: engineio_sc.AsyncServer, client: ASGIClient, virtual: bool
 ) -> None:

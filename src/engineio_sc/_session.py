@@ -9,10 +9,13 @@ closed and drained. Its own task group holds:
 - the dispatcher task, started with the first message: it hands received
   messages to the ``message`` handler, one at a time and in order (with
   ``async_handlers``);
-- on WebSocket, the reader and writer tasks.
+- on WebSocket, the reader task, and the writer task while packets wait for it.
 
 Queues are only waited on when they are empty (or full): a packet that can go
-through at once does, without a trip through the event loop.
+through at once does, without a trip through the event loop. On WebSocket a
+sender writes its packet itself when nothing is queued or being written; when
+something is, the packet is queued and a writer task writes the queue in order,
+ending once it is empty (so an idle session holds no writer).
 
 Polling ``GET`` and ``POST`` requests run in their own request tasks and meet the
 session through its bounded outbound stream and a few cancel scopes.
@@ -75,7 +78,6 @@ class Session:
     """One Engine.IO session and the tasks that serve it."""
 
     __slots__ = (
-        "_backlog",
         "_closing",
         "_direct",
         "_direct_done",
@@ -100,7 +102,7 @@ class Session:
         "_server",
         "_tg",
         "_timer",
-        "_writing",
+        "_writer",
         "_ws",
         "_ws_scope",
         "accepted",
@@ -143,11 +145,10 @@ class Session:
         self._joining = False
         self._ws_scope: anyio.CancelScope | None = None
         self._held: Packet | None = None
-        self._ws: WebSocket | None = None  # the WebSocket, while its writer runs
-        self._writing = False  # the WebSocket writer task is running
+        self._ws: WebSocket | None = None  # the WebSocket, while the session is on it
+        self._writer: anyio.CancelScope | None = None  # the running writer's scope
         self._direct = False  # a sender is writing on the WebSocket itself
         self._direct_done: Event | None = None
-        self._backlog = False  # the writer has (or is about to get) packets
         self.messages_in = 0
         self.messages_out = 0
 
@@ -221,6 +222,7 @@ class Session:
             if self._poll is not None:
                 self._release = release
                 self._poll.cancel()
+        self._queued()  # on WebSocket, the writer delivers the rest and ends it
         if self._timer is not None:
             self._timer.cancel()  # the main task moves on to winding down
 
@@ -257,7 +259,7 @@ class Session:
         """
         ws = self._ws
         try:
-            if ws is not None and not self._direct and not self._backlog and not self._closing:
+            if ws is not None and self._writer is None and not self._direct and not self._closing:
                 # Nothing is queued or being written: write from this task, which
                 # keeps the order and saves the writer's hop.
                 self._direct = True
@@ -272,12 +274,12 @@ class Session:
                         self._direct_done.set()
                         self._direct_done = None
             else:
-                self._backlog = True
                 try:
                     self._send.send_nowait(packet)
                 except anyio.WouldBlock:
                     await self._when_full(packet)
                 else:
+                    self._queued()
                     await anyio.lowlevel.checkpoint_if_cancelled()
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             raise SocketIsClosedError(f"session {self.sid} is closed") from None
@@ -288,6 +290,7 @@ class Session:
         policy = self._options.queue_full
         if policy == "wait":
             await self._send.send(packet)
+            self._queued()
             return
         size = self._options.max_queue_size
         if policy == "raise":
@@ -295,6 +298,12 @@ class Session:
         self._log.warning("%s: %d packets queued, disconnecting the slow client", self.sid, size)
         self.close(DisconnectReason.SERVER_DISCONNECT, abort=True)
         raise anyio.ClosedResourceError
+
+    def _queued(self) -> None:
+        """Packets are queued: on WebSocket, make sure a writer is taking them."""
+        if self._ws is not None and self._writer is None and self._tg is not None:
+            self._writer = anyio.CancelScope()
+            self._tg.start_soon(self._ws_writer, self._ws, self._writer)
 
     def _next_nowait(self) -> Packet:
         if self._held is not None:
@@ -406,7 +415,6 @@ class Session:
                 return
             event = machine.on_timer(self._now())
             if isinstance(event, PingDue):
-                self._backlog = True
                 try:
                     self._send.send_nowait(PING)
                 except anyio.WouldBlock:
@@ -415,6 +423,7 @@ class Session:
                         contextlib.suppress(anyio.ClosedResourceError),
                     ):
                         await self._send.send(PING)
+                self._queued()
             elif isinstance(event, PingTimedOut):
                 self._log.info("%s: no pong within %ss", self.sid, machine.ping_timeout)
                 self.close(DisconnectReason.PING_TIMEOUT, abort=True)
@@ -540,42 +549,40 @@ class Session:
                 self._ws_scope.cancel()
 
     async def _websocket(self, ws: WebSocket) -> None:
-        """The reader (this task) and the writer (a task beside it): whichever
-        ends first ends the other, then the WebSocket is closed."""
-        assert self._tg is not None
-        writer = anyio.CancelScope()
+        """Read the WebSocket (in this task) until it closes or the session ends
+        it, then close it. What is queued meanwhile goes out through a writer
+        task, started when packets wait and ending once they are written."""
         with anyio.CancelScope() as self._ws_scope:
-            self._tg.start_soon(self._ws_writer, ws, writer)
+            self._ws = ws
+            if self._held is not None or self._send.statistics().current_buffer_used:
+                self._queued()  # what polling left goes first
             try:
                 await self._ws_reader(ws)
             finally:
-                self._ws_scope = None  # ending: the writer need not cancel the reader
-                if self._writing:
-                    writer.cancel()
+                self._ws = self._ws_scope = None  # ending: no new writer, no cancel
+                if self._writer is not None:
+                    self._writer.cancel()
                 self.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
                 with anyio.CancelScope(shield=True):
                     await ws.close()
 
     async def _ws_writer(self, ws: WebSocket, scope: anyio.CancelScope) -> None:
-        """Send what is queued; once the session is closed and the queue is
-        delivered, end the WebSocket (cancelling the reader)."""
+        """Write what is queued, then end. Once the session is closed and its queue
+        delivered, end the WebSocket too (cancelling the reader)."""
         recv = self._recv
-        self._writing = True
+        end = True
         with scope:
             try:
-                packet: Packet | None = self._held
-                if packet is not None:
-                    self._held = None
-                    await ws.send(packet.encode())
-                self._ws = ws
                 while True:
-                    packet = None
-                    with contextlib.suppress(anyio.WouldBlock):
-                        packet = recv.receive_nowait()
-                    if packet is None:  # wait outside the except block: no traceback kept
-                        self._backlog = False  # senders may write directly meanwhile
-                        packet = await recv.receive()
-                    while self._direct:
+                    if self._held is not None:
+                        packet, self._held = self._held, None
+                    else:
+                        try:
+                            packet = recv.receive_nowait()
+                        except anyio.WouldBlock:
+                            end = False
+                            break
+                    while self._direct:  # a sender's write goes out first
                         self._direct_done = self._direct_done or self._event()
                         await self._direct_done.wait()
                     await ws.send(packet.encode())
@@ -587,10 +594,9 @@ class Session:
             except WebSocketClosed:
                 pass
             finally:
-                self._ws = None
-                self._writing = False
-                if self._ws_scope is not None:
-                    self._ws_scope.cancel()
+                self._writer = None
+        if end and self._ws_scope is not None:
+            self._ws_scope.cancel()
 
     async def _ws_reader(self, ws: WebSocket) -> None:
         limit = self._options.max_http_buffer_size
