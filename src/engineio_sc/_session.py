@@ -102,6 +102,7 @@ class Session:
         "_server",
         "_tg",
         "_timer",
+        "_wake",
         "_writer",
         "_ws",
         "_ws_scope",
@@ -138,7 +139,8 @@ class Session:
         self.done = self._event()
         self._reason = DisconnectReason.SERVER_DISCONNECT
         self.accepted = False
-        self._timer: anyio.CancelScope | None = None
+        self._timer: anyio.CancelScope | None = None  # the heartbeat's deadline
+        self._wake: Signal | None = None  # wakes the heartbeat when the session closes
         self._poll: anyio.CancelScope | None = None
         self._release: Packet | None = None
         self._posting = False
@@ -169,10 +171,17 @@ class Session:
                 task_status.started()
                 await self._heartbeat()
                 await self._wind_down()
-                tg.cancel_scope.cancel()
+                if self._busy():
+                    tg.cancel_scope.cancel()
         finally:
             self._finish()
             self.done.set()
+
+    def _busy(self) -> bool:
+        """Whether a task of the session is still running: the dispatcher (in a
+        handler that outlived ``close_timeout``), or a WebSocket reader or writer."""
+        dispatching = self._dispatched is not None and not self._dispatched.is_set()
+        return dispatching or self._ws is not None or self._writer is not None
 
     async def _wind_down(self) -> None:
         """Let the handlers finish what was received, tell the disconnect handler,
@@ -223,8 +232,8 @@ class Session:
                 self._release = release
                 self._poll.cancel()
         self._queued()  # on WebSocket, the writer delivers the rest and ends it
-        if self._timer is not None:
-            self._timer.cancel()  # the main task moves on to winding down
+        if self._wake is not None:
+            self._wake.set()  # the main task moves on to winding down
 
     def _discard_outbound(self) -> None:
         self._held = None
@@ -407,9 +416,10 @@ class Session:
     async def _heartbeat(self) -> None:
         """Ping on time and time out late pongs, until the session closes."""
         machine = self.machine
+        self._wake = wake = signal_type()()
         while not self._closing:
             with anyio.CancelScope(deadline=machine.deadline or math.inf) as self._timer:
-                await anyio.sleep_forever()
+                await wake.wait()
             self._timer = None
             if self._closing:
                 return
@@ -554,8 +564,12 @@ class Session:
         task, started when packets wait and ending once they are written."""
         with anyio.CancelScope() as self._ws_scope:
             self._ws = ws
-            if self._held is not None or self._send.statistics().current_buffer_used:
-                self._queued()  # what polling left goes first
+            if (
+                self._closing
+                or self._held is not None
+                or self._send.statistics().current_buffer_used
+            ):
+                self._queued()  # what polling left goes first; a closed session ends
             try:
                 await self._ws_reader(ws)
             finally:
