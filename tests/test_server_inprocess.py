@@ -464,7 +464,7 @@ async def test_the_websocket_writer_runs_only_while_packets_wait(
     eio: engineio_sc.AsyncServer, client: ASGIClient
 ) -> None:
     def writers() -> int:
-        return sum(task.name.endswith("._ws_writer") for task in anyio.get_running_tasks())
+        return sum((task.name or "").endswith("._ws_writer") for task in anyio.get_running_tasks())
 
     async with client.websocket("EIO=4&transport=websocket") as ws:
         sid = json.loads(str(await ws.receive())[1:])["sid"]

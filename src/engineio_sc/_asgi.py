@@ -48,18 +48,17 @@ def _encode_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
 
 
 async def send_response(send: Send, response: HTTPResponse) -> None:
-    """Write a response on an ASGI ``http`` scope."""
-    headers = response.headers
-    if not any(name.lower() == "content-length" for name, _ in headers):
-        headers = [*headers, ("Content-Length", str(len(response.body)))]
-    await send(
-        {
-            "type": "http.response.start",
-            "status": response.status,
-            "headers": _encode_headers(headers),
-        }
-    )
-    await send({"type": "http.response.body", "body": response.body})
+    """Write a response on an ASGI ``http`` scope (with a ``Content-Length``)."""
+    body = response.body
+    headers: list[tuple[bytes, bytes]] = []
+    sized = False
+    for name, value in response.headers:
+        sized = sized or name.lower() == "content-length"
+        headers.append((name.encode("latin-1"), value.encode("latin-1")))
+    if not sized:
+        headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class ASGIHTTPConnection:

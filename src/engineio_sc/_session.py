@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
-import anyio.lowlevel
 
 from ._backend import Event, Signal, clock, event_type, signal_type
 from ._http import WebSocket, WebSocketClosed
@@ -289,7 +288,6 @@ class Session:
                     await self._when_full(packet)
                 else:
                     self._queued()
-                    await anyio.lowlevel.checkpoint_if_cancelled()
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             raise SocketIsClosedError(f"session {self.sid} is closed") from None
         if packet.type is PacketType.MESSAGE:
