@@ -475,7 +475,7 @@ async def test_the_websocket_writer_runs_only_while_packets_wait(
                 tg.start_soon(eio.send, sid, str(i))
         received = [await ws.receive() for _ in range(5)]
         assert sorted(map(str, received)) == [f"4{i}" for i in range(5)]
-        assert await ws.receive() == "2"  # the ping goes through a writer too
+        assert await ws.receive() == "2"  # the heartbeat writes the ping itself
         await ws.send("3")
         await anyio.wait_all_tasks_blocked()
         assert writers() == 0
@@ -494,6 +494,20 @@ async def test_websocket_ping_timeout(
         assert await ws.receive() is None  # closed by the server
         assert close_to(anyio.current_time() - start, PING + TIMEOUT, virtual)
     assert recorder.events[-1][2] == "ping timeout"
+
+
+async def test_websocket_ping_timeout_when_the_ping_cannot_be_written(
+    eio: engineio_sc.AsyncServer, client: ASGIClient, virtual: bool
+) -> None:
+    recorder = Recorder(eio)
+    async with client.websocket("EIO=4&transport=websocket") as ws:
+        sid = json.loads(str(await ws.receive())[1:])["sid"]
+        start = anyio.current_time()
+        for i in range(100):  # the client reads nothing: its buffer fills up
+            await eio.send(sid, str(i))
+        await recorder.disconnected.wait()  # the ping's write stays stuck, the pong never comes
+        assert close_to(anyio.current_time() - start, PING + TIMEOUT, virtual)
+    assert recorder.events[-1] == ("disconnect", sid, "ping timeout")
 
 
 async def test_websocket_server_disconnect_flushes_then_closes(

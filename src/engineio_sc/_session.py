@@ -423,18 +423,25 @@ class Session:
                 return
             event = machine.on_timer(self._now())
             if isinstance(event, PingDue):
-                try:
-                    self._send.send_nowait(PING)
-                except anyio.WouldBlock:
-                    with (
-                        anyio.move_on_at(machine.deadline or math.inf),
-                        contextlib.suppress(anyio.ClosedResourceError),
-                    ):
-                        await self._send.send(PING)
-                self._queued()
+                with anyio.move_on_at(machine.deadline or math.inf):  # the pong's deadline
+                    await self._ping()
             elif isinstance(event, PingTimedOut):
                 self._log.info("%s: no pong within %ss", self.sid, machine.ping_timeout)
                 self.close(DisconnectReason.PING_TIMEOUT, abort=True)
+
+    async def _ping(self) -> None:
+        """Send a ping: written at once when the WebSocket is free (no writer task
+        needed), queued otherwise, waiting for room when the queue is full."""
+        if self._ws is not None and self._writer is None and not self._direct:
+            with contextlib.suppress(SocketIsClosedError):
+                await self.send(PING)
+            return
+        try:
+            self._send.send_nowait(PING)
+        except anyio.WouldBlock:
+            with contextlib.suppress(anyio.ClosedResourceError):
+                await self._send.send(PING)
+        self._queued()
 
     # -- polling ---------------------------------------------------------------
 
@@ -575,8 +582,8 @@ class Session:
                 if self._writer is not None:
                     self._writer.cancel()
                 self.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
-                with anyio.CancelScope(shield=True):
-                    await ws.close()
+                with anyio.move_on_after(self._options.close_timeout, shield=True):
+                    await ws.close()  # bounded: a client that reads nothing cannot hold it
 
     async def _ws_writer(self, ws: WebSocket, scope: anyio.CancelScope) -> None:
         """Write what is queued, then end. Once the session is closed and its queue
