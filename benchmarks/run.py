@@ -265,6 +265,7 @@ def render(
         text = report.table(results, scenario, configs)
         if text:
             lines += [text]
+    lines += ["## Targets", "", report.targets(results, chosen)]
     notes = report.failure_notes(results)
     lines += [
         "## Failures",

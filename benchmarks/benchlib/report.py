@@ -155,3 +155,103 @@ def failure_notes(runs: Sequence[RunResult]) -> str:
         parts += [f"server: `{line[:200]}`" for line in run.server_log_problems[:3]]
         notes.append("- " + " ".join(parts))
     return "\n".join(notes) + ("\n" if notes else "")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One of the suite's goals: a ratio of two medians, at least (or at most) ``bound``."""
+
+    what: str
+    scenario: str
+    mine: str  # configuration
+    other: str  # configuration (or the same one, with ``other_scenario``)
+    bound: float
+    other_scenario: str | None = None
+    at_most: bool = False  # memory: the added KiB, lower is better
+
+
+TARGETS = (
+    Target("WebSocket echo, 100 clients", "ws-echo", "eio_sc/uvicorn", "pyeio/uvicorn", 2.0),
+    Target(
+        "WebSocket echo, 100 clients",
+        "ws-echo",
+        "eio_sc/hypercorn-asyncio",
+        "pyeio/hypercorn-asyncio",
+        1.4,
+    ),
+    Target(
+        "WebSocket echo, 100 clients (÷ bare)",
+        "ws-echo",
+        "eio_sc/hypercorn-trio",
+        "bare/hypercorn-trio",
+        0.85,
+    ),
+    *(
+        Target(
+            "WebSocket echo, 1,000 ÷ 100 clients",
+            "ws-echo-1000",
+            f"eio_sc/{server}",
+            f"eio_sc/{server}",
+            0.8,
+            other_scenario="ws-echo",
+        )
+        for server in ("hypercorn-trio", "hypercorn-asyncio", "uvicorn")
+    ),
+    *(
+        Target(title, scenario, f"eio_sc/{server}", f"pyeio/{server}", bound)
+        for title, scenario, bound in (
+            ("polling echo, 100 clients", "poll-echo", 2.0),
+            ("new sessions per second", "sessions", 1.5),
+        )
+        for server in ("hypercorn-asyncio", "uvicorn")
+    ),
+    *(
+        Target(
+            "KiB added per idle session (÷ python-engineio's)",
+            "idle-memory",
+            f"eio_sc/{server}",
+            f"pyeio/{server}",
+            0.4,
+            at_most=True,
+        )
+        for server in ("hypercorn-asyncio", "uvicorn")
+    ),
+)
+
+
+def _median(runs: Sequence[RunResult], scenario: Scenario, config: str) -> float | None:
+    value = _headline(runs, scenario, config)
+    return None if value is None else value.median
+
+
+def _added_kib(runs: Sequence[RunResult], scenario: Scenario, config: str) -> float | None:
+    """KiB per idle session above the bare echo on the same server."""
+    mine = _median(runs, scenario, config)
+    bare = _median(runs, scenario, "bare/" + config.split("/", 1)[1])
+    return None if mine is None or bare is None else mine - bare
+
+
+def targets(runs: Sequence[RunResult], scenarios: Sequence[Scenario]) -> str:
+    """The Markdown table of the goals: each ratio of medians, and whether it is met."""
+    by_name = {s.name: s for s in scenarios}
+    lines = [
+        "| goal | configuration | ratio | target | met |",
+        "|:--|:--|--:|--:|:--|",
+    ]
+    for target in TARGETS:
+        scenario = by_name.get(target.scenario)
+        other_scenario = by_name.get(target.other_scenario or target.scenario)
+        if scenario is None or other_scenario is None:
+            continue
+        measure = _added_kib if target.at_most else _median
+        mine = measure(runs, scenario, target.mine)
+        other = measure(runs, other_scenario, target.other)
+        if mine is None or not other:
+            ratio, met = "-", "not measured"
+        else:
+            value = mine / other
+            ok = value <= target.bound if target.at_most else value >= target.bound
+            ratio, met = f"{value:.2f}x", "yes" if ok else "no"
+        bound = f"{'≤' if target.at_most else '≥'} {target.bound:.2f}x"
+        lines.append(f"| {target.what} | {target.mine} | {ratio} | {bound} | {met} |")
+    return "\n".join(lines) + "\n"
