@@ -140,8 +140,10 @@ class ASGIWebSocket:
     async def send(self, data: str | bytes) -> None:
         if self._closed:
             raise WebSocketClosed
-        message: Message = {"type": "websocket.send"}
-        message["text" if isinstance(data, str) else "bytes"] = data
+        if isinstance(data, str):
+            message: Message = {"type": "websocket.send", "text": data}
+        else:
+            message = {"type": "websocket.send", "bytes": data}
         try:
             await self._send(message)
         except OSError as exc:

@@ -619,12 +619,13 @@ class Session:
 
     async def _ws_reader(self, ws: WebSocket) -> None:
         limit = self._options.max_http_buffer_size
+        short = limit // 4  # no longer than this: within the limit even in UTF-8
         while True:
             try:
                 data = await ws.receive()
             except WebSocketClosed:
                 return
-            if _too_long(data, limit):
+            if len(data) > short and _too_long(data, limit):
                 self._log.warning("%s: WebSocket message over %d bytes", self.sid, limit)
                 await ws.close(WS_MESSAGE_TOO_BIG)
                 return
