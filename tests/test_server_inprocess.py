@@ -483,6 +483,25 @@ async def test_the_websocket_writer_runs_only_while_packets_wait(
         assert await ws.receive() == "4after"
 
 
+async def test_websocket_messages_after_the_close_packet_are_not_handled(
+    eio: engineio_sc.AsyncServer, client: ASGIClient
+) -> None:
+    recorder = Recorder(eio)
+    async with client.websocket("EIO=4&transport=websocket") as ws:
+        sid = json.loads(str(await ws.receive())[1:])["sid"]
+        await ws.send("4first")
+        assert await ws.receive() == "4first"
+        await ws.send("1")
+        await ws.send("4late")
+        await ws.send(b"late")
+    await recorder.disconnected.wait()
+    assert recorder.events == [
+        ("connect", sid),
+        ("message", sid, "first"),
+        ("disconnect", sid, "client disconnect"),
+    ]
+
+
 async def test_websocket_ping_timeout(
     eio: engineio_sc.AsyncServer, client: ASGIClient, virtual: bool
 ) -> None:

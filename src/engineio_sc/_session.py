@@ -361,13 +361,16 @@ class Session:
             if packet.type is PacketType.PONG:
                 self._reschedule()
         elif isinstance(event, MessageReceived):
-            self.messages_in += 1
-            if self._options.async_handlers:
-                await self._to_dispatcher(event.data)
-            else:
-                await self._server._fire_message(self.sid, event.data)
+            await self._message(event.data)
         elif isinstance(event, ClientClosed):
             self.close(DisconnectReason.CLIENT_DISCONNECT, abort=True, release=NOOP)
+
+    async def _message(self, data: Message) -> None:
+        self.messages_in += 1
+        if self._options.async_handlers:
+            await self._to_dispatcher(data)
+        else:
+            await self._server._fire_message(self.sid, data)
 
     async def _to_dispatcher(self, data: Message) -> None:
         """Queue a message for the dispatcher (started with the first one); wait
@@ -629,6 +632,11 @@ class Session:
                 self._log.warning("%s: WebSocket message over %d bytes", self.sid, limit)
                 await ws.close(WS_MESSAGE_TOO_BIG)
                 return
+            if type(data) is str and data[:1] == "4" and self.machine.active:
+                # A text message, the common case: the machine would only check
+                # that the session is active and hand the text over.
+                await self._message(data[1:])
+                continue
             try:
                 await self._receive(_decode_frame(data))
             except ProtocolError as exc:
