@@ -14,7 +14,7 @@ import trio.testing
 import engineio_sc
 from engineio_sc.exceptions import SocketIsClosedError
 
-from .asgi_client import ASGIClient, HTTPExchange, Response
+from .asgi_client import ASGIClient, FakeWebSocket, HTTPExchange, Response
 
 pytestmark = pytest.mark.anyio
 
@@ -32,6 +32,11 @@ def anyio_backend(request: pytest.FixtureRequest) -> Any:
 @pytest.fixture
 def virtual(anyio_backend: Any) -> bool:
     return isinstance(anyio_backend, tuple)
+
+
+async def opened(ws: FakeWebSocket) -> str:
+    """The sid of a WebSocket session, from its open packet."""
+    return str(json.loads(str(await ws.receive())[1:])["sid"])
 
 
 def close_to(actual: float, expected: float, virtual: bool) -> bool:
@@ -467,7 +472,7 @@ async def test_the_websocket_writer_runs_only_while_packets_wait(
         return sum((task.name or "").endswith("._ws_writer") for task in anyio.get_running_tasks())
 
     async with client.websocket("EIO=4&transport=websocket") as ws:
-        sid = json.loads(str(await ws.receive())[1:])["sid"]
+        sid = await opened(ws)
         await anyio.wait_all_tasks_blocked()
         assert writers() == 0  # an idle session holds no writer task
         async with anyio.create_task_group() as tg:  # senders racing: some packets queue
@@ -488,7 +493,7 @@ async def test_websocket_messages_after_the_close_packet_are_not_handled(
 ) -> None:
     recorder = Recorder(eio)
     async with client.websocket("EIO=4&transport=websocket") as ws:
-        sid = json.loads(str(await ws.receive())[1:])["sid"]
+        sid = await opened(ws)
         await ws.send("4first")
         assert await ws.receive() == "4first"
         await ws.send("1")
@@ -520,7 +525,7 @@ async def test_websocket_ping_timeout_when_the_ping_cannot_be_written(
 ) -> None:
     recorder = Recorder(eio)
     async with client.websocket("EIO=4&transport=websocket") as ws:
-        sid = json.loads(str(await ws.receive())[1:])["sid"]
+        sid = await opened(ws)
         start = anyio.current_time()
         for i in range(100):  # the client reads nothing: its buffer fills up
             await eio.send(sid, str(i))
@@ -534,7 +539,7 @@ async def test_websocket_server_disconnect_flushes_then_closes(
 ) -> None:
     recorder = Recorder(eio)
     async with client.websocket("EIO=4&transport=websocket") as ws:
-        sid = json.loads(str(await ws.receive())[1:])["sid"]
+        sid = await opened(ws)
         await eio.send(sid, "bye")
         await eio.disconnect(sid)
         assert await ws.receive() == "4bye"
