@@ -226,14 +226,18 @@ def applicable(config: Config, chosen: Sequence[Scenario]) -> list[Scenario]:
 def run_all(
     configs: Sequence[Config], chosen: Sequence[Scenario], repeat: int, log_dir: Path
 ) -> list[RunResult]:
-    """Every repetition; within one, every configuration in turn (rotated per repetition)."""
+    """Every repetition; within one, every scenario, and within that every configuration in
+    turn (rotated per repetition), each on a fresh server. The configurations compared in a ratio
+    are measured minutes apart at most, so a drift in the machine's speed does not land on one side
+    of the ratio."""
     results: list[RunResult] = []
     for rep in range(1, repeat + 1):
         shift = (rep - 1) % len(configs)
         order = [*configs[shift:], *configs[:shift]]
         print(f"repetition {rep}/{repeat}", flush=True)
-        for config in order:
-            results += run_config(config, applicable(config, chosen), rep, log_dir)
+        for scenario in chosen:
+            for config in order:
+                results += run_config(config, applicable(config, [scenario]), rep, log_dir)
     return results
 
 
