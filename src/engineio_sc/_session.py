@@ -282,22 +282,23 @@ class Session:
                         self._direct_done.set()
                         self._direct_done = None
             else:
-                try:
-                    self._send.send_nowait(packet)
-                except anyio.WouldBlock:
-                    await self._when_full(packet)
-                else:
-                    self._queued()
+                await self._enqueue(packet, self._options.queue_full)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             raise SocketIsClosedError(f"session {self.sid} is closed") from None
         if packet.type is PacketType.MESSAGE:
             self.messages_out += 1
 
-    async def _when_full(self, packet: Packet) -> None:
-        policy = self._options.queue_full
+    async def _enqueue(self, packet: Packet, policy: str) -> None:
+        """Queue a packet; when the queue is full, wait, raise or disconnect."""
+        try:
+            self._send.send_nowait(packet)
+        except anyio.WouldBlock:
+            await self._when_full(packet, policy)
+        self._queued()
+
+    async def _when_full(self, packet: Packet, policy: str) -> None:
         if policy == "wait":
             await self._send.send(packet)
-            self._queued()
             return
         size = self._options.max_queue_size
         if policy == "raise":
@@ -439,12 +440,8 @@ class Session:
             with contextlib.suppress(SocketIsClosedError):
                 await self.send(PING)
             return
-        try:
-            self._send.send_nowait(PING)
-        except anyio.WouldBlock:
-            with contextlib.suppress(anyio.ClosedResourceError):
-                await self._send.send(PING)
-        self._queued()
+        with contextlib.suppress(anyio.ClosedResourceError):
+            await self._enqueue(PING, "wait")
 
     # -- polling ---------------------------------------------------------------
 
@@ -604,14 +601,10 @@ class Session:
                         except anyio.WouldBlock:
                             end = False
                             break
-                    while self._direct:  # a sender's write goes out first
-                        self._direct_done = self._direct_done or self._event()
-                        await self._direct_done.wait()
+                    await self._direct_written()
                     await ws.send(packet.encode())
             except (anyio.EndOfStream, anyio.ClosedResourceError):
-                while self._direct:  # a sender's last write goes out before the close
-                    self._direct_done = self._direct_done or self._event()
-                    await self._direct_done.wait()
+                await self._direct_written()  # a sender's last write goes out first
                 self._mark_drained()
             except WebSocketClosed:
                 pass
@@ -619,6 +612,12 @@ class Session:
                 self._writer = None
         if end and self._ws_scope is not None:
             self._ws_scope.cancel()
+
+    async def _direct_written(self) -> None:
+        """Wait while a sender writes on the WebSocket itself (its write goes first)."""
+        while self._direct:
+            self._direct_done = self._direct_done or self._event()
+            await self._direct_done.wait()
 
     async def _ws_reader(self, ws: WebSocket) -> None:
         limit = self._options.max_http_buffer_size
