@@ -167,10 +167,12 @@ class ASGIClient:
 
     @asynccontextmanager
     async def websocket(
-        self, query: str, headers: list[tuple[str, str]] | None = None
+        self, query: str, headers: list[tuple[str, str]] | None = None, *, gone: bool = False
     ) -> AsyncIterator[FakeWebSocket]:
+        """A WebSocket to the app; with ``gone``, the client leaves as soon as it is
+        accepted, so that every message the server sends fails."""
         scope = _scope("websocket", "GET", self.path + "?" + query, headers or [], peer=self.peer)
-        ws = FakeWebSocket(scope)
+        ws = FakeWebSocket(scope, gone=gone)
         async with anyio.create_task_group() as tg:
             tg.start_soon(ws.run, self.app)
             try:
@@ -182,8 +184,9 @@ class ASGIClient:
 class FakeWebSocket:
     """The client end of an in-process WebSocket."""
 
-    def __init__(self, scope: Message) -> None:
+    def __init__(self, scope: Message, *, gone: bool = False) -> None:
         self.scope = scope
+        self.gone = gone
         self.to_server: tuple[MemoryObjectSendStream[Message], MemoryObjectReceiveStream[Message]]
         self.to_server = anyio.create_memory_object_stream[Message](100)
         self.to_client: tuple[MemoryObjectSendStream[Message], MemoryObjectReceiveStream[Message]]
@@ -216,6 +219,8 @@ class FakeWebSocket:
                 self.denied = (self.denied[0], message.get("body", b""))
             elif kind == "websocket.close":
                 self.close_code = message.get("code", 1000)
+            elif self.gone:
+                raise OSError("the client is gone")  # as uvicorn's ClientDisconnected
             await self.to_client[0].send(message)
 
         try:
@@ -246,8 +251,10 @@ class FakeWebSocket:
     async def close(self) -> None:
         """The client goes away (the server sees ``websocket.disconnect``)."""
         self.to_server[0].close()
-        await self.finished.wait()
-        self.to_client[1].close()
+        try:
+            await self.finished.wait()
+        finally:
+            self.to_client[1].close()
 
 
 @asynccontextmanager

@@ -667,6 +667,77 @@ async def test_shutdown_closes_everything(client: ASGIClient) -> None:
     assert reasons == ["server disconnect", "server disconnect"]
 
 
+async def test_shutdown_cancels_a_websocket_session_that_outlives_close_timeout() -> None:
+    """A WebSocket session runs in its request's task, not in the server's group:
+    shutdown still ends it, and its request, once ``close_timeout`` is over."""
+    server = engineio_sc.AsyncServer(ping_interval=PING, ping_timeout=TIMEOUT, close_timeout=0.3)
+    client = ASGIClient(engineio_sc.ASGIApp(server))
+    entered, cancelled = anyio.Event(), anyio.Event()
+
+    @server.on("disconnect")
+    async def disconnect(sid: str, reason: str) -> None:
+        entered.set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            cancelled.set()
+
+    async with server:
+        async with client.websocket("EIO=4&transport=websocket") as ws:
+            await ws.receive()
+            (session,) = server._sessions.values()
+            with anyio.fail_after(5):
+                await server.shutdown()
+                assert entered.is_set()
+                assert cancelled.is_set()
+                assert session.ended
+                await ws.finished.wait()  # the request has returned
+            assert await ws.receive() is None
+        assert server._sessions == {}
+
+
+async def test_websocket_client_gone_before_its_open_packet_is_disconnected(
+    eio: engineio_sc.AsyncServer, client: ASGIClient
+) -> None:
+    recorder = Recorder(eio)
+    async with client.websocket("EIO=4&transport=websocket", gone=True) as ws:
+        assert await ws.receive() is None
+    with anyio.fail_after(5):
+        await recorder.disconnected.wait()
+    (_, sid), disconnect = recorder.events
+    assert disconnect == ("disconnect", sid, "transport close")
+    assert eio._sessions == {}
+
+
+@pytest.mark.parametrize("transport", ["polling", "websocket"])
+async def test_handshake_cancelled_in_the_connect_handler_leaves_no_session(
+    eio: engineio_sc.AsyncServer, client: ASGIClient, transport: str
+) -> None:
+    entered = anyio.Event()
+
+    @eio.on("connect")
+    async def connect(sid: str, environ: dict[str, Any]) -> None:
+        entered.set()
+        await anyio.sleep_forever()
+
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as tg:
+            if transport == "polling":
+                tg.start_soon(client.get, "EIO=4&transport=polling")
+            else:
+                tg.start_soon(_open_and_wait, client)
+            await entered.wait()
+            assert len(eio._sessions) == 1
+            scope.cancel()
+    await anyio.wait_all_tasks_blocked()
+    assert eio._sessions == {}
+
+
+async def _open_and_wait(client: ASGIClient) -> None:
+    async with client.websocket("EIO=4&transport=websocket") as ws:
+        await ws.receive()
+
+
 async def test_background_task_result_and_error(eio: engineio_sc.AsyncServer) -> None:
     async def add(a: int, b: int) -> int:
         await eio.sleep(0.01)

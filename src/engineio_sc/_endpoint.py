@@ -96,14 +96,27 @@ class Endpoint:
         sid = server.generate_id()
         session = Session(server, sid, transport)
         server._sessions[sid] = session
-        await server._group().start(session.run)
-        refusal = await server._fire_connect(sid, environ)
+        polling = transport is Transport.POLLING
+        if polling:  # the session outlives this request: it runs in the server's group
+            await server._group().start(session.run)
+        try:
+            refusal = await server._fire_connect(sid, environ)
+        except BaseException:  # cancelled
+            self._abandon(session, started=polling)
+            raise
         if refusal is not None:
-            session.close(DisconnectReason.SERVER_DISCONNECT, abort=True)
+            self._abandon(session, started=polling)
             body = self._options.json.dumps(refusal).encode()
             return HTTPResponse(401, body, [("Content-Type", "application/json")])
         session.accept()
         return session
+
+    @staticmethod
+    def _abandon(session: Session, *, started: bool) -> None:
+        """Close a session refused by its connect handler; end it if it never ran."""
+        session.close(DisconnectReason.SERVER_DISCONNECT, abort=True)
+        if not started:
+            session.end()
 
     def _open_packet(self, session: Session) -> Packet:
         options = self._options
@@ -223,7 +236,9 @@ class Endpoint:
             await ws.send(self._open_packet(opened).encode())
         except BaseException as exc:  # the client left (or the request was cancelled)
             opened.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
+            with anyio.move_on_after(self._options.close_timeout, shield=True):
+                await opened.run()  # it ends at once, telling the disconnect handler
             if isinstance(exc, WebSocketClosed):
                 return
             raise
-        await opened.serve_websocket(ws)
+        await opened.run(ws)  # in this task: it has nothing else to do meanwhile

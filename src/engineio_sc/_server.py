@@ -575,8 +575,13 @@ class AsyncServer:
         with anyio.move_on_after(self.options.close_timeout):
             for session in sessions:
                 await session.done.wait()
+        # What is left is cancelled: sessions in the server's group with the group,
+        # WebSocket sessions (which run in their requests' tasks) one by one.
+        running = [session for session in sessions if session.cancel()]
         self._stop.set()
         await self._stopped.wait()
+        for session in running:
+            await session.done.wait()
 
     async def _serve(self, handle: Callable[[], Awaitable[None]]) -> None:
         """Run one request inside the server's task group, opening it if need be.

@@ -1,7 +1,9 @@
 """One session's task group: its outbound stream, heartbeat, dispatcher and transports.
 
-A :class:`Session` lives in the server's task group from its handshake until it is
-closed and drained. Its own task group holds:
+A :class:`Session` lives from its handshake until it is closed and drained. A
+session opened on polling runs in the server's task group (it outlives each
+request); one opened on WebSocket runs in the task of its WebSocket request, which
+has nothing else to do meanwhile. Its own task group holds:
 
 - the session's main task, which is its heartbeat while the session is open: it
   sleeps in a cancel scope whose deadline the protocol machine sets, sends pings
@@ -81,6 +83,7 @@ class Session:
         "_direct",
         "_direct_done",
         "_dispatched",
+        "_done",
         "_drained",
         "_drained_event",
         "_event",
@@ -107,7 +110,7 @@ class Session:
         "_ws_scope",
         "accepted",
         "data",
-        "done",
+        "ended",
         "machine",
         "messages_in",
         "messages_out",
@@ -135,7 +138,8 @@ class Session:
         self._drained = False
         self._drained_event: Event | None = None
         self._dispatched: Event | None = None
-        self.done = self._event()
+        self.ended = False  # run() has returned, or the session never ran
+        self._done: Event | None = None  # created for those who wait for the end
         self._reason = DisconnectReason.SERVER_DISCONNECT
         self.accepted = False
         self._timer: anyio.CancelScope | None = None  # the heartbeat's deadline
@@ -160,21 +164,43 @@ class Session:
         """The current transport."""
         return self.machine.transport
 
+    @property
+    def done(self) -> Event:
+        """Set once the session has ended (:meth:`run` has returned)."""
+        if self._done is None:
+            self._done = self._event()
+            if self.ended:
+                self._done.set()
+        return self._done
+
     async def run(
-        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+        self,
+        ws: WebSocket | None = None,
+        *,
+        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Serve the session until it is closed and drained (in the server's group)."""
+        """Serve the session until it is closed and drained: in the server's group
+        for a polling session, in its request's task, on ``ws``, for a WebSocket one."""
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 task_status.started()
+                if ws is not None:
+                    tg.start_soon(self._websocket, ws)
                 await self._heartbeat()
                 await self._wind_down()
                 if self._busy():
                     tg.cancel_scope.cancel()
         finally:
-            self._finish()
-            self.done.set()
+            self.end()
+
+    def cancel(self) -> bool:
+        """Cancel what is left of the session's tasks (the server is shutting
+        down). Returns whether they were running."""
+        if self._tg is None or self.ended:
+            return False
+        self._tg.cancel_scope.cancel()
+        return True
 
     def _busy(self) -> bool:
         """Whether a task of the session is still running: the dispatcher (in a
@@ -249,10 +275,15 @@ class Session:
             self._drained_event.set()
         self.machine.drained()
 
-    def _finish(self) -> None:
+    def end(self) -> None:
+        """The session is over: forget its sid and wake those waiting for the end.
+        Called by :meth:`run`, or instead of it for a session refused before it ran."""
         self._server._session_ended(self)
         self.machine.drained()
         self._recv.close()
+        self.ended = True
+        if self._done is not None:
+            self._done.set()
 
     # -- outbound --------------------------------------------------------------
 
@@ -551,16 +582,18 @@ class Session:
         await self.serve_websocket(ws)
 
     async def serve_websocket(self, ws: WebSocket) -> None:
-        """Run the WebSocket reader and writer in the session's group; the calling
-        request task waits meanwhile, until the session is done."""
+        """Run the WebSocket reader and writer in the session's group (the session
+        has upgraded to it); the calling request task waits meanwhile, until the
+        session is done."""
         if self._tg is None or not self.machine.active:
             await ws.close()
             return
         self._tg.start_soon(self._websocket, ws)
+        done = self.done
         try:
-            await self.done.wait()
+            await done.wait()
         finally:
-            if not self.done.is_set() and self._ws_scope is not None:
+            if not done.is_set() and self._ws_scope is not None:
                 self._ws_scope.cancel()
 
     async def _websocket(self, ws: WebSocket) -> None:
