@@ -10,6 +10,7 @@ itself is built on, so deadlines and cancellation behave exactly as with anyio's
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -49,10 +50,11 @@ def event_type() -> Callable[[], Event]:
 
 class Signal(Protocol):
     """A reusable wake-up for one task: :meth:`wait` parks it until the next
-    :meth:`set`. A ``set()`` with no task parked does nothing, so the waiter checks
-    its condition before it waits (with no checkpoint in between)."""
+    :meth:`set`, or until the clock reaches ``deadline``. A ``set()`` with no task
+    parked does nothing, so the waiter checks its condition before it waits (with
+    no checkpoint in between)."""
 
-    async def wait(self) -> None: ...
+    async def wait(self, deadline: float = math.inf) -> None: ...
 
     def set(self) -> None: ...
 
@@ -63,17 +65,26 @@ class _AsyncioSignal:
     def __init__(self) -> None:
         self._waiter: asyncio.Future[None] | None = None
 
-    async def wait(self) -> None:
-        self._waiter = waiter = asyncio.get_running_loop().create_future()
+    async def wait(self, deadline: float = math.inf) -> None:
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        timer = None if deadline == math.inf else loop.call_at(deadline, _resolve, waiter)
         try:
             await waiter
         finally:
             self._waiter = None
+            if timer is not None:
+                timer.cancel()
 
     def set(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class _TrioSignal:
@@ -82,9 +93,10 @@ class _TrioSignal:
     def __init__(self) -> None:
         self._task: trio.lowlevel.Task | None = None
 
-    async def wait(self) -> None:
+    async def wait(self, deadline: float = math.inf) -> None:
         self._task = trio.lowlevel.current_task()
-        await trio.lowlevel.wait_task_rescheduled(self._abort)
+        with trio.move_on_at(deadline):
+            await trio.lowlevel.wait_task_rescheduled(self._abort)
 
     def _abort(self, _: Any) -> trio.lowlevel.Abort:
         self._task = None

@@ -208,15 +208,16 @@ class Endpoint:
 
     # -- websocket -------------------------------------------------------------
 
-    async def websocket(self, request: HTTPRequest, ws: WebSocket) -> None:
-        """Serve one WebSocket request: a new session, or the upgrade of one."""
+    async def websocket(self, request: HTTPRequest, ws: WebSocket) -> Session | None:
+        """Serve one WebSocket request: open a new session, accepted, its open
+        packet sent, and return it for the caller to run on ``ws``; or serve the
+        upgrade of a session, and return ``None``."""
         try:
             if self._options.cors.check(request) is None:
                 raise _refused_origin()
             kind = self._classify(request, websocket=True)
             if isinstance(kind, Handshake):
-                await self._websocket_session(request, ws)
-                return
+                return await self._websocket_session(request, ws)
             assert isinstance(kind, WebSocketJoin)
             if not self._options.allow_upgrades:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, detail="upgrades are disabled")
@@ -225,12 +226,13 @@ class Endpoint:
             await session.upgrade(ws)
         except ProtocolError as exc:
             await ws.deny(self._refuse(request, exc))
+        return None
 
-    async def _websocket_session(self, request: HTTPRequest, ws: WebSocket) -> None:
+    async def _websocket_session(self, request: HTTPRequest, ws: WebSocket) -> Session | None:
         opened = await self._open(Transport.WEBSOCKET, request)
         if isinstance(opened, HTTPResponse):
             await ws.deny(opened)
-            return
+            return None
         try:
             await ws.accept(self._cookie(opened))
             await ws.send(self._open_packet(opened).encode())
@@ -239,6 +241,6 @@ class Endpoint:
             with anyio.move_on_after(self._options.close_timeout, shield=True):
                 await opened.run()  # it ends at once, telling the disconnect handler
             if isinstance(exc, WebSocketClosed):
-                return
+                return None
             raise
-        await opened.run(ws)  # in this task: it has nothing else to do meanwhile
+        return opened

@@ -583,15 +583,19 @@ class AsyncServer:
         for session in running:
             await session.done.wait()
 
-    async def _serve(self, handle: Callable[[], Awaitable[None]]) -> None:
+    def _serve(self, handle: Callable[[], Awaitable[None]]) -> Awaitable[None]:
         """Run one request inside the server's task group, opening it if need be.
 
         When no lifespan opened the group, the first request hosts it: it stays
         inside ``async with self`` until the server shuts down or it is cancelled.
+        Once the group is open, the request is awaited as it is, with no frame of
+        this method kept for as long as it runs (a WebSocket session's whole life).
         """
         if self._tg is not None or self._shut_down:  # after shutdown(): refused, not restarted
-            await handle()
-            return
+            return handle()
+        return self._host(handle)
+
+    async def _host(self, handle: Callable[[], Awaitable[None]]) -> None:
         if self._started is not None and not self._started.is_set():
             await self._started.wait()
             await handle()
@@ -618,4 +622,6 @@ class AsyncServer:
 
     async def handle_websocket(self, request: HTTPRequest, ws: WebSocket) -> None:
         """Serve one WebSocket request given as framework-neutral values (for adapters)."""
-        await self._endpoint.websocket(request, ws)
+        session = await self._endpoint.websocket(request, ws)
+        if session is not None:  # a new session, on this WebSocket: it runs in this task
+            await session.run(ws)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._backend import Event, Signal, clock, event_type, signal_type
 from ._http import WebSocket, WebSocketClosed
@@ -73,6 +74,7 @@ WS_MESSAGE_TOO_BIG = 1009
 WS_PROTOCOL_ERROR = 1002
 
 Message = str | bytes
+Outbound = tuple[MemoryObjectSendStream[Packet], MemoryObjectReceiveStream[Packet]]
 
 
 class Session:
@@ -95,15 +97,13 @@ class Session:
         "_log",
         "_now",
         "_options",
+        "_out",
         "_poll",
         "_posting",
         "_reason",
-        "_recv",
         "_release",
-        "_send",
         "_server",
         "_tg",
-        "_timer",
         "_wake",
         "_writer",
         "_ws",
@@ -129,7 +129,7 @@ class Session:
         self._log: logging.Logger = server.logger
         self._now = clock()
         self._event = event_type()
-        self._send, self._recv = anyio.create_memory_object_stream[Packet](options.max_queue_size)
+        self._out: Outbound | None = None  # created when first needed (see _outbound)
         self._inbound: deque[Message] | None = None  # received, for the dispatcher
         self._inbound_ready: Signal | None = None  # wakes the dispatcher, once it runs
         self._inbound_space: Event | None = None  # the reader waits for room
@@ -142,8 +142,7 @@ class Session:
         self._done: Event | None = None  # created for those who wait for the end
         self._reason = DisconnectReason.SERVER_DISCONNECT
         self.accepted = False
-        self._timer: anyio.CancelScope | None = None  # the heartbeat's deadline
-        self._wake: Signal | None = None  # wakes the heartbeat when the session closes
+        self._wake: Signal | None = None  # wakes the heartbeat: its deadline moved, or closing
         self._poll: anyio.CancelScope | None = None
         self._release: Packet | None = None
         self._posting = False
@@ -156,6 +155,8 @@ class Session:
         self._direct_done: Event | None = None
         self.messages_in = 0
         self.messages_out = 0
+        if transport is Transport.POLLING:
+            self._outbound()  # every poll reads it
 
     # -- life --------------------------------------------------------------------
 
@@ -229,8 +230,9 @@ class Session:
         self._reschedule()
 
     def _reschedule(self) -> None:
-        if self._timer is not None:
-            self._timer.deadline = self.machine.deadline or math.inf
+        """The heartbeat's deadline moved: it waits for the new one."""
+        if self._wake is not None:
+            self._wake.set()
 
     def close(self, reason: str, *, abort: bool = False, release: Packet = CLOSE) -> None:
         """Close the session (does nothing if it is already closing).
@@ -249,7 +251,8 @@ class Session:
         self._wake_dispatcher()
         if self._inbound_space is not None:  # a reader waiting for room gives up
             self._inbound_space.set()
-        self._send.close()
+        if self._out is not None:
+            self._out[0].close()
         if abort or self.machine.state is SessionState.CLOSED:
             self._discard_outbound()
             self._mark_drained()
@@ -262,9 +265,11 @@ class Session:
 
     def _discard_outbound(self) -> None:
         self._held = None
+        if self._out is None:
+            return
         while True:
             try:
-                self._recv.receive_nowait()
+                self._out[1].receive_nowait()
             except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
                 return
 
@@ -280,12 +285,27 @@ class Session:
         Called by :meth:`run`, or instead of it for a session refused before it ran."""
         self._server._session_ended(self)
         self.machine.drained()
-        self._recv.close()
+        if self._out is not None:
+            self._out[1].close()
         self.ended = True
         if self._done is not None:
             self._done.set()
 
     # -- outbound --------------------------------------------------------------
+
+    def _outbound(self) -> Outbound:
+        """The outbound stream, created when first needed: a WebSocket session whose
+        sends all go straight out never needs one. Once the session is closing, the
+        stream is closed, even if it is only now created."""
+        if self._out is None:
+            self._out = anyio.create_memory_object_stream[Packet](self._options.max_queue_size)
+            if self._closing:
+                self._out[0].close()
+        return self._out
+
+    def _backlog(self) -> int:
+        """How many packets wait in the outbound stream."""
+        return 0 if self._out is None else self._out[0].statistics().current_buffer_used
 
     async def send(self, packet: Packet) -> None:
         """Queue a packet. When the queue is full, wait, raise or disconnect, as
@@ -322,14 +342,14 @@ class Session:
     async def _enqueue(self, packet: Packet, policy: str) -> None:
         """Queue a packet; when the queue is full, wait, raise or disconnect."""
         try:
-            self._send.send_nowait(packet)
+            self._outbound()[0].send_nowait(packet)
         except anyio.WouldBlock:
             await self._when_full(packet, policy)
         self._queued()
 
     async def _when_full(self, packet: Packet, policy: str) -> None:
         if policy == "wait":
-            await self._send.send(packet)
+            await self._outbound()[0].send(packet)
             return
         size = self._options.max_queue_size
         if policy == "raise":
@@ -348,7 +368,7 @@ class Session:
         if self._held is not None:
             packet, self._held = self._held, None
             return packet
-        return self._recv.receive_nowait()
+        return self._outbound()[1].receive_nowait()
 
     def take_payload(self, items: list[str]) -> str:
         """A polling body: ``items`` and then what is queued, up to
@@ -379,7 +399,7 @@ class Session:
             sid=self.sid,
             transport=self.transport.value,
             state=self.machine.state.value,
-            queued=self._send.statistics().current_buffer_used + (self._held is not None),
+            queued=self._backlog() + (self._held is not None),
             unhandled=0 if self._inbound is None else len(self._inbound),
             messages_in=self.messages_in,
             messages_out=self.messages_out,
@@ -451,9 +471,7 @@ class Session:
         machine = self.machine
         self._wake = wake = signal_type()()
         while not self._closing:
-            with anyio.CancelScope(deadline=machine.deadline or math.inf) as self._timer:
-                await wake.wait()
-            self._timer = None
+            await wake.wait(machine.deadline or math.inf)
             if self._closing:
                 return
             event = machine.on_timer(self._now())
@@ -490,7 +508,7 @@ class Session:
             return NOOP_TEXT
         if self._held is None:
             try:
-                self._held = self._recv.receive_nowait()
+                self._held = self._outbound()[1].receive_nowait()
             except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
                 return None
         return self.take_payload([])
@@ -509,7 +527,7 @@ class Session:
         if self._held is None:
             with anyio.CancelScope() as self._poll:
                 try:
-                    self._held = await self._recv.receive()
+                    self._held = await self._outbound()[1].receive()
                 except (anyio.EndOfStream, anyio.ClosedResourceError):
                     pass
                 finally:
@@ -600,16 +618,34 @@ class Session:
         """Read the WebSocket (in this task) until it closes or the session ends
         it, then close it. What is queued meanwhile goes out through a writer
         task, started when packets wait and ending once they are written."""
+        limit = self._options.max_http_buffer_size
+        short = limit // 4  # no longer than this: within the limit even in UTF-8
         with anyio.CancelScope() as self._ws_scope:
             self._ws = ws
-            if (
-                self._closing
-                or self._held is not None
-                or self._send.statistics().current_buffer_used
-            ):
+            if self._closing or self._held is not None or self._backlog():
                 self._queued()  # what polling left goes first; a closed session ends
             try:
-                await self._ws_reader(ws)
+                while True:
+                    try:
+                        data = await ws.receive()
+                    except WebSocketClosed:
+                        return
+                    if len(data) > short and _too_long(data, limit):
+                        self._log.warning("%s: WebSocket message over %d bytes", self.sid, limit)
+                        await ws.close(WS_MESSAGE_TOO_BIG)
+                        return
+                    if type(data) is str and data[:1] == "4" and self.machine.active:
+                        # A text message, the common case: the machine would only
+                        # check that the session is active and hand the text over.
+                        await self._message(data[1:])
+                        continue
+                    try:
+                        await self._receive(_decode_frame(data))
+                    except ProtocolError as exc:
+                        self._log.warning("%s: bad WebSocket packet (%s), closing", self.sid, exc)
+                        self.close(DisconnectReason.TRANSPORT_ERROR, abort=True)
+                        await ws.close(WS_PROTOCOL_ERROR)
+                        return
             finally:
                 self._ws = self._ws_scope = None  # ending: no new writer, no cancel
                 if self._writer is not None:
@@ -621,7 +657,7 @@ class Session:
     async def _ws_writer(self, ws: WebSocket, scope: anyio.CancelScope) -> None:
         """Write what is queued, then end. Once the session is closed and its queue
         delivered, end the WebSocket too (cancelling the reader)."""
-        recv = self._recv
+        recv = self._outbound()[1]
         end = True
         with scope:
             try:
@@ -651,31 +687,6 @@ class Session:
         while self._direct:
             self._direct_done = self._direct_done or self._event()
             await self._direct_done.wait()
-
-    async def _ws_reader(self, ws: WebSocket) -> None:
-        limit = self._options.max_http_buffer_size
-        short = limit // 4  # no longer than this: within the limit even in UTF-8
-        while True:
-            try:
-                data = await ws.receive()
-            except WebSocketClosed:
-                return
-            if len(data) > short and _too_long(data, limit):
-                self._log.warning("%s: WebSocket message over %d bytes", self.sid, limit)
-                await ws.close(WS_MESSAGE_TOO_BIG)
-                return
-            if type(data) is str and data[:1] == "4" and self.machine.active:
-                # A text message, the common case: the machine would only check
-                # that the session is active and hand the text over.
-                await self._message(data[1:])
-                continue
-            try:
-                await self._receive(_decode_frame(data))
-            except ProtocolError as exc:
-                self._log.warning("%s: bad WebSocket packet (%s), closing", self.sid, exc)
-                self.close(DisconnectReason.TRANSPORT_ERROR, abort=True)
-                await ws.close(WS_PROTOCOL_ERROR)
-                return
 
 
 def _decode_frame(data: Message) -> Packet:
