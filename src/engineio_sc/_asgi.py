@@ -161,14 +161,15 @@ class ASGIWebSocket:
 async def serve(server: Any, scope: Scope, receive: Receive, send: Send) -> None:
     """Serve an ASGI ``http`` or ``websocket`` request with ``server``
     (an :class:`~engineio_sc.AsyncServer`) inside its task group."""
-    request = request_from_scope(scope)
     if scope["type"] == "websocket":
         connect = await receive()
         if connect["type"] != "websocket.connect":
             return
         ws = ASGIWebSocket(scope, receive, send)
-        await server._serve(partial(server.handle_websocket, request, ws))
+        # No local for the request: this frame lasts as long as the session.
+        await server._serve(partial(server.handle_websocket, request_from_scope(scope), ws))
         return
+    request = request_from_scope(scope)
 
     async def http() -> None:
         response = await server.handle_http(request, ASGIHTTPConnection(receive))

@@ -624,4 +624,5 @@ class AsyncServer:
         """Serve one WebSocket request given as framework-neutral values (for adapters)."""
         session = await self._endpoint.websocket(request, ws)
         if session is not None:  # a new session, on this WebSocket: it runs in this task
+            del request  # not kept for the session's life
             await session.run(ws)

@@ -107,7 +107,6 @@ class Session:
         "_wake",
         "_writer",
         "_ws",
-        "_ws_scope",
         "accepted",
         "data",
         "ended",
@@ -147,7 +146,6 @@ class Session:
         self._release: Packet | None = None
         self._posting = False
         self._joining = False
-        self._ws_scope: anyio.CancelScope | None = None
         self._held: Packet | None = None
         self._ws: WebSocket | None = None  # the WebSocket, while the session is on it
         self._writer: anyio.CancelScope | None = None  # the running writer's scope
@@ -611,54 +609,54 @@ class Session:
         try:
             await done.wait()
         finally:
-            if not done.is_set() and self._ws_scope is not None:
-                self._ws_scope.cancel()
+            if not done.is_set():  # this request is cancelled: its WebSocket is gone
+                self.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
 
     async def _websocket(self, ws: WebSocket) -> None:
-        """Read the WebSocket (in this task) until it closes or the session ends
-        it, then close it. What is queued meanwhile goes out through a writer
-        task, started when packets wait and ending once they are written."""
+        """Read the WebSocket (in this task) until it closes, then close the
+        session. What is queued meanwhile goes out through a writer task, started
+        when packets wait and ending once they are written; the writer closes the
+        WebSocket once a closed session's queue is delivered. A client that never
+        answers that close is cut off when the session's group ends."""
         limit = self._options.max_http_buffer_size
         short = limit // 4  # no longer than this: within the limit even in UTF-8
-        with anyio.CancelScope() as self._ws_scope:
-            self._ws = ws
-            if self._closing or self._held is not None or self._backlog():
-                self._queued()  # what polling left goes first; a closed session ends
-            try:
-                while True:
-                    try:
-                        data = await ws.receive()
-                    except WebSocketClosed:
-                        return
-                    if len(data) > short and _too_long(data, limit):
-                        self._log.warning("%s: WebSocket message over %d bytes", self.sid, limit)
-                        await ws.close(WS_MESSAGE_TOO_BIG)
-                        return
-                    if type(data) is str and data[:1] == "4" and self.machine.active:
-                        # A text message, the common case: the machine would only
-                        # check that the session is active and hand the text over.
-                        await self._message(data[1:])
-                        continue
-                    try:
-                        await self._receive(_decode_frame(data))
-                    except ProtocolError as exc:
-                        self._log.warning("%s: bad WebSocket packet (%s), closing", self.sid, exc)
-                        self.close(DisconnectReason.TRANSPORT_ERROR, abort=True)
-                        await ws.close(WS_PROTOCOL_ERROR)
-                        return
-            finally:
-                self._ws = self._ws_scope = None  # ending: no new writer, no cancel
-                if self._writer is not None:
-                    self._writer.cancel()
-                self.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
-                with anyio.move_on_after(self._options.close_timeout, shield=True):
-                    await ws.close()  # bounded: a client that reads nothing cannot hold it
+        self._ws = ws
+        if self._closing or self._held is not None or self._backlog():
+            self._queued()  # what polling left goes first; a closed session ends
+        try:
+            while True:
+                try:
+                    data = await ws.receive()
+                except WebSocketClosed:
+                    return
+                if len(data) > short and _too_long(data, limit):
+                    self._log.warning("%s: WebSocket message over %d bytes", self.sid, limit)
+                    await ws.close(WS_MESSAGE_TOO_BIG)
+                    return
+                if type(data) is str and data[:1] == "4" and self.machine.active:
+                    # A text message, the common case: the machine would only
+                    # check that the session is active and hand the text over.
+                    await self._message(data[1:])
+                    continue
+                try:
+                    await self._receive(_decode_frame(data))
+                except ProtocolError as exc:
+                    self._log.warning("%s: bad WebSocket packet (%s), closing", self.sid, exc)
+                    self.close(DisconnectReason.TRANSPORT_ERROR, abort=True)
+                    await ws.close(WS_PROTOCOL_ERROR)
+                    return
+        finally:
+            self._ws = None  # ending: no new writer
+            if self._writer is not None:
+                self._writer.cancel()
+            self.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
+            await _close_websocket(ws, self._options.close_timeout)
 
     async def _ws_writer(self, ws: WebSocket, scope: anyio.CancelScope) -> None:
         """Write what is queued, then end. Once the session is closed and its queue
-        delivered, end the WebSocket too (cancelling the reader)."""
+        delivered, close the WebSocket too (the reader then sees it end)."""
         recv = self._outbound()[1]
-        end = True
+        end = False
         with scope:
             try:
                 while True:
@@ -668,25 +666,32 @@ class Session:
                         try:
                             packet = recv.receive_nowait()
                         except anyio.WouldBlock:
-                            end = False
                             break
                     await self._direct_written()
                     await ws.send(packet.encode())
             except (anyio.EndOfStream, anyio.ClosedResourceError):
                 await self._direct_written()  # a sender's last write goes out first
                 self._mark_drained()
+                end = True
             except WebSocketClosed:
                 pass
             finally:
                 self._writer = None
-        if end and self._ws_scope is not None:
-            self._ws_scope.cancel()
+        if end:
+            await _close_websocket(ws, self._options.close_timeout)
 
     async def _direct_written(self) -> None:
         """Wait while a sender writes on the WebSocket itself (its write goes first)."""
         while self._direct:
             self._direct_done = self._direct_done or self._event()
             await self._direct_done.wait()
+
+
+async def _close_websocket(ws: WebSocket, timeout: float) -> None:
+    """Close a WebSocket, within ``timeout`` (a client that reads nothing cannot
+    hold it) and even in a cancelled task."""
+    with anyio.move_on_after(timeout, shield=True):
+        await ws.close()
 
 
 def _decode_frame(data: Message) -> Packet:
