@@ -100,6 +100,8 @@ class ASGIWebSocket:
     The ``websocket.connect`` message must already have been received.
     """
 
+    __slots__ = ("_can_deny", "_closed", "_receive", "_send")
+
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._receive = receive
         self._send = send

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import trio
@@ -54,32 +54,36 @@ class Signal(Protocol):
     parked does nothing, so the waiter checks its condition before it waits (with
     no checkpoint in between)."""
 
-    async def wait(self, deadline: float = math.inf) -> None: ...
+    def wait(self, deadline: float = math.inf) -> Awaitable[None]: ...
 
     def set(self) -> None: ...
 
 
 class _AsyncioSignal:
-    __slots__ = ("_waiter",)
+    """The waiter awaits a future itself (no coroutine frame of its own). A
+    deadline is a loop timer, cancelled by :meth:`set`; one left behind by a
+    cancelled waiter finds its future done and does nothing."""
+
+    __slots__ = ("_timer", "_waiter")
 
     def __init__(self) -> None:
         self._waiter: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
-    async def wait(self, deadline: float = math.inf) -> None:
+    def wait(self, deadline: float = math.inf) -> asyncio.Future[None]:
         loop = asyncio.get_running_loop()
         self._waiter = waiter = loop.create_future()
-        timer = None if deadline == math.inf else loop.call_at(deadline, _resolve, waiter)
-        try:
-            await waiter
-        finally:
-            self._waiter = None
-            if timer is not None:
-                timer.cancel()
+        if deadline != math.inf:
+            self._timer = loop.call_at(deadline, _resolve, waiter)
+        return waiter
 
     def set(self) -> None:
-        waiter = self._waiter
+        waiter, timer = self._waiter, self._timer
+        self._waiter = self._timer = None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        if timer is not None:
+            timer.cancel()
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:

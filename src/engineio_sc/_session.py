@@ -179,14 +179,22 @@ class Session:
         task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         """Serve the session until it is closed and drained: in the server's group
-        for a polling session, in its request's task, on ``ws``, for a WebSocket one."""
+        for a polling session, in its request's task, on ``ws``, for a WebSocket one.
+
+        This task is the session's heartbeat while the session is open (in this
+        frame, not a nested one: an idle session is mostly this wait)."""
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 task_status.started()
                 if ws is not None:
                     tg.start_soon(self._websocket, ws)
-                await self._heartbeat()
+                machine = self.machine
+                self._wake = wake = signal_type()()
+                while not self._closing:
+                    await wake.wait(machine.deadline or math.inf)
+                    if not self._closing:
+                        await self._beat()
                 await self._wind_down()
                 if self._busy():
                     tg.cancel_scope.cancel()
@@ -464,21 +472,17 @@ class Session:
             assert self._dispatched is not None
             self._dispatched.set()
 
-    async def _heartbeat(self) -> None:
-        """Ping on time and time out late pongs, until the session closes."""
+    async def _beat(self) -> None:
+        """The heartbeat woke (its deadline came, or moved): ping on time, or close
+        the session when a pong is late."""
         machine = self.machine
-        self._wake = wake = signal_type()()
-        while not self._closing:
-            await wake.wait(machine.deadline or math.inf)
-            if self._closing:
-                return
-            event = machine.on_timer(self._now())
-            if isinstance(event, PingDue):
-                with anyio.move_on_at(machine.deadline or math.inf):  # the pong's deadline
-                    await self._ping()
-            elif isinstance(event, PingTimedOut):
-                self._log.info("%s: no pong within %ss", self.sid, machine.ping_timeout)
-                self.close(DisconnectReason.PING_TIMEOUT, abort=True)
+        event = machine.on_timer(self._now())
+        if isinstance(event, PingDue):
+            with anyio.move_on_at(machine.deadline or math.inf):  # the pong's deadline
+                await self._ping()
+        elif isinstance(event, PingTimedOut):
+            self._log.info("%s: no pong within %ss", self.sid, machine.ping_timeout)
+            self.close(DisconnectReason.PING_TIMEOUT, abort=True)
 
     async def _ping(self) -> None:
         """Send a ping: written at once when the WebSocket is free (no writer task
