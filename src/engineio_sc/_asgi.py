@@ -160,17 +160,23 @@ class ASGIWebSocket:
             await self._send({"type": "websocket.close", "code": code})
 
 
-async def serve(server: Any, scope: Scope, receive: Receive, send: Send) -> None:
+def serve(server: Any, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
     """Serve an ASGI ``http`` or ``websocket`` request with ``server``
     (an :class:`~engineio_sc.AsyncServer`) inside its task group."""
     if scope["type"] == "websocket":
-        connect = await receive()
-        if connect["type"] != "websocket.connect":
-            return
-        ws = ASGIWebSocket(scope, receive, send)
-        # No local for the request: this frame lasts as long as the session.
-        await server._serve(partial(server.handle_websocket, request_from_scope(scope), ws))
+        return _serve_websocket(server, scope, receive, send)
+    return _serve_http(server, scope, receive, send)
+
+
+async def _serve_websocket(server: Any, scope: Scope, receive: Receive, send: Send) -> None:
+    # This frame lasts as long as the session: it keeps no more than it must.
+    if (await receive())["type"] != "websocket.connect":
         return
+    ws = ASGIWebSocket(scope, receive, send)
+    await server._serve(partial(server.handle_websocket, request_from_scope(scope), ws))
+
+
+async def _serve_http(server: Any, scope: Scope, receive: Receive, send: Send) -> None:
     request = request_from_scope(scope)
 
     async def http() -> None:
