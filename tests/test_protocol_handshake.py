@@ -10,6 +10,7 @@ import pytest
 from engineio_sc.exceptions import ErrorCode, ProtocolError
 from engineio_sc.protocol import (
     Handshake,
+    OpenPacket,
     Packet,
     PacketType,
     Poll,
@@ -20,7 +21,6 @@ from engineio_sc.protocol import (
     WebSocketJoin,
     classify,
     decode_text,
-    open_packet,
 )
 
 POLLING, WEBSOCKET = Transport.POLLING, Transport.WEBSOCKET
@@ -271,13 +271,9 @@ def test_unknown_transport_is_found_before_the_sid_is_looked_up() -> None:
 
 
 def test_open_packet_exact() -> None:
-    packet = open_packet(
-        "abc123",
-        upgrades=["websocket"],
-        ping_interval=25,
-        ping_timeout=20,
-        max_payload=1_000_000,
-    )
+    packet = OpenPacket(
+        upgrades=["websocket"], ping_interval=25, ping_timeout=20, max_payload=1_000_000
+    ).for_sid("abc123")
     assert packet.type is PacketType.OPEN
     assert packet.data == (
         '{"sid":"abc123","upgrades":["websocket"],"pingInterval":25000,'
@@ -288,7 +284,8 @@ def test_open_packet_exact() -> None:
 
 
 def test_open_packet_keys_and_types() -> None:
-    packet = open_packet("s", upgrades=[], ping_interval=0.3, ping_timeout=0.2, max_payload=10)
+    template = OpenPacket(upgrades=[], ping_interval=0.3, ping_timeout=0.2, max_payload=10)
+    packet = template.for_sid("s")
     assert isinstance(packet.data, str)
     body = json.loads(packet.data)
     assert list(body) == ["sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload"]
@@ -317,23 +314,29 @@ def test_open_packet_keys_and_types() -> None:
     ],
 )
 def test_open_packet_rounds_to_milliseconds(seconds: float, ms: int) -> None:
-    packet = open_packet(
-        "s", upgrades=[], ping_interval=seconds, ping_timeout=seconds, max_payload=1
-    )
+    template = OpenPacket(upgrades=[], ping_interval=seconds, ping_timeout=seconds, max_payload=1)
+    packet = template.for_sid("s")
     body = json.loads(str(packet.data))
     assert body["pingInterval"] == ms
     assert body["pingTimeout"] == ms
     assert f'"pingInterval":{ms},' in str(packet.data)
 
 
-def test_open_packet_escapes_the_sid() -> None:
-    packet = open_packet(
-        'a"b\\c', upgrades=["websocket"], ping_interval=1, ping_timeout=1, max_payload=1
-    )
-    assert json.loads(str(packet.data))["sid"] == 'a"b\\c'
+@pytest.mark.parametrize("sid", ['a"b\\c', "\u00e9t\u00e9", "\n", "x" * 100])
+def test_open_packet_escapes_the_sid(sid: str) -> None:
+    template = OpenPacket(upgrades=["websocket"], ping_interval=1, ping_timeout=1, max_payload=1)
+    body = json.loads(str(template.for_sid(sid).data))
+    assert body == {
+        "sid": sid,
+        "upgrades": ["websocket"],
+        "pingInterval": 1000,
+        "pingTimeout": 1000,
+        "maxPayload": 1,
+    }
 
 
 def test_open_packet_is_a_packet() -> None:
-    packet = open_packet("s", upgrades=[], ping_interval=1, ping_timeout=1, max_payload=1)
+    template = OpenPacket(upgrades=[], ping_interval=1, ping_timeout=1, max_payload=1)
+    packet = template.for_sid("s")
     assert isinstance(packet, Packet)
     assert not packet.binary

@@ -27,6 +27,7 @@ from ._tasks import call_handler
 from .exceptions import ContentTooLongError, ErrorCode, ProtocolError
 from .protocol import (
     Handshake,
+    OpenPacket,
     Packet,
     Poll,
     Preflight,
@@ -36,7 +37,6 @@ from .protocol import (
     WebSocketJoin,
     classify,
     encode_polling,
-    open_packet,
 )
 
 if TYPE_CHECKING:
@@ -60,6 +60,16 @@ class Endpoint:
         self._server = server
         self._options = server.options
         self._log = server._log_once
+        options = self._options
+        self._open_packets = {
+            transport: OpenPacket(
+                upgrades=options.upgrades(transport),
+                ping_interval=options.ping_interval + options.ping_interval_grace,
+                ping_timeout=options.ping_timeout,
+                max_payload=options.max_http_buffer_size,
+            )
+            for transport in Transport
+        }
 
     def _transport_of(self, sid: str) -> Transport | None:
         session = self._server._sessions.get(sid)
@@ -119,14 +129,7 @@ class Endpoint:
             session.end()
 
     def _open_packet(self, session: Session) -> Packet:
-        options = self._options
-        return open_packet(
-            session.sid,
-            upgrades=options.upgrades(session.transport),
-            ping_interval=options.ping_interval + options.ping_interval_grace,
-            ping_timeout=options.ping_timeout,
-            max_payload=options.max_http_buffer_size,
-        )
+        return self._open_packets[session.transport].for_sid(session.sid)
 
     def _cookie(self, session: Session) -> Headers:
         cookie = self._options.cookie

@@ -627,11 +627,13 @@ class Session:
         self._ws = ws
         if self._closing or self._held is not None or self._backlog():
             self._queued()  # what polling left goes first; a closed session ends
+        gone = False  # the client closed the WebSocket: nothing to close
         try:
             while True:
                 try:
                     data = await ws.receive()
                 except WebSocketClosed:
+                    gone = True
                     return
                 if len(data) > short and _too_long(data, limit):
                     self._log.warning("%s: WebSocket message over %d bytes", self.sid, limit)
@@ -654,7 +656,8 @@ class Session:
             if self._writer is not None:
                 self._writer.cancel()
             self.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
-            await _close_websocket(ws, self._options.close_timeout)
+            if not gone:
+                await _close_websocket(ws, self._options.close_timeout)
 
     async def _ws_writer(self, ws: WebSocket, scope: anyio.CancelScope) -> None:
         """Write what is queued, then end. Once the session is closed and its queue

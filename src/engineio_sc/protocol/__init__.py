@@ -6,13 +6,13 @@ it.
 """
 
 from ._handshake import Handshake as Handshake
+from ._handshake import OpenPacket as OpenPacket
 from ._handshake import Poll as Poll
 from ._handshake import Post as Post
 from ._handshake import Preflight as Preflight
 from ._handshake import Request as Request
 from ._handshake import WebSocketJoin as WebSocketJoin
 from ._handshake import classify as classify
-from ._handshake import open_packet as open_packet
 from ._packets import Packet as Packet
 from ._packets import PacketType as PacketType
 from ._packets import decode_binary_frame as decode_binary_frame
@@ -41,6 +41,7 @@ __all__ = [
     "Handshake",
     "Input",
     "MessageReceived",
+    "OpenPacket",
     "Packet",
     "PacketType",
     "PingDue",
@@ -59,6 +60,5 @@ __all__ = [
     "decode_text",
     "encode_payload",
     "encode_polling",
-    "open_packet",
     "transition",
 ]

@@ -17,13 +17,13 @@ from ._state import Transport
 
 __all__ = [
     "Handshake",
+    "OpenPacket",
     "Poll",
     "Post",
     "Preflight",
     "Request",
     "WebSocketJoin",
     "classify",
-    "open_packet",
 ]
 
 
@@ -124,20 +124,31 @@ def classify(
     return Handshake(transport)
 
 
-def open_packet(
-    sid: str,
-    *,
-    upgrades: list[str],
-    ping_interval: float,
-    ping_timeout: float,
-    max_payload: int,
-) -> Packet:
-    """The open packet of a new session (intervals in seconds)."""
-    body = {
-        "sid": sid,
-        "upgrades": upgrades,
-        "pingInterval": round(ping_interval * 1000),
-        "pingTimeout": round(ping_timeout * 1000),
-        "maxPayload": max_payload,
-    }
-    return Packet(PacketType.OPEN, json.dumps(body, separators=(",", ":")))
+class OpenPacket:
+    """The open packet of a server's new sessions on one transport.
+
+    All but the sid is the same for every session, so its JSON is written once.
+
+    Args:
+        upgrades: the transports the session may upgrade to.
+        ping_interval: seconds between pings, as the client is to expect them.
+        ping_timeout: seconds the client has to answer a ping.
+        max_payload: the largest packet or payload the server takes, in bytes.
+    """
+
+    __slots__ = ("_rest",)
+
+    def __init__(
+        self, *, upgrades: list[str], ping_interval: float, ping_timeout: float, max_payload: int
+    ) -> None:
+        rest = {
+            "upgrades": upgrades,
+            "pingInterval": round(ping_interval * 1000),
+            "pingTimeout": round(ping_timeout * 1000),
+            "maxPayload": max_payload,
+        }
+        self._rest = json.dumps(rest, separators=(",", ":"))[1:]  # without its "{"
+
+    def for_sid(self, sid: str) -> Packet:
+        """The open packet of session ``sid``."""
+        return Packet(PacketType.OPEN, '{"sid":' + json.dumps(sid) + "," + self._rest)
