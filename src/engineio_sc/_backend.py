@@ -99,6 +99,9 @@ class _TrioSignal:
 
     async def wait(self, deadline: float = math.inf) -> None:
         self._task = trio.lowlevel.current_task()
+        if deadline == math.inf:
+            await trio.lowlevel.wait_task_rescheduled(self._abort)
+            return
         with trio.move_on_at(deadline):
             await trio.lowlevel.wait_task_rescheduled(self._abort)
 
