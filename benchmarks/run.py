@@ -254,7 +254,8 @@ def render(
         "",
         f"- date: {env['date']}",
         f"- command: `{env['command']}`",
-        f"- repetitions: {repeat} (each figure: median, and min-max over the repetitions)",
+        f"- repetitions: {repeat} (each figure: median, and min-max over the repetitions;"
+        " each ratio is taken within a repetition, then summarised the same way)",
         f"- machine: {env['cpus']} CPUs ({env['cpu_model']}), Linux {env['kernel']}; "
         "server and load generator share it",
         "- versions: "

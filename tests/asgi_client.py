@@ -202,7 +202,7 @@ class FakeWebSocket:
         async def receive() -> Message:
             try:
                 return await self.to_server[1].receive()
-            except anyio.EndOfStream:
+            except (anyio.EndOfStream, anyio.ClosedResourceError):  # gone, or the request ended
                 return {"type": "websocket.disconnect", "code": 1006}
 
         async def send(message: Message) -> None:
@@ -221,7 +221,10 @@ class FakeWebSocket:
                 self.close_code = message.get("code", 1000)
             elif self.gone:
                 raise OSError("the client is gone")  # as uvicorn's ClientDisconnected
-            await self.to_client[0].send(message)
+            try:
+                await self.to_client[0].send(message)
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                raise OSError("the request has ended") from None  # as uvicorn's
 
         try:
             await app(self.scope, receive, send)

@@ -593,6 +593,30 @@ async def test_upgrade(eio: engineio_sc.AsyncServer, client: ASGIClient) -> None
         assert await ws.receive() == "4after"
 
 
+async def test_upgraded_session_ends_when_its_websocket_request_is_cancelled(
+    eio: engineio_sc.AsyncServer, client: ASGIClient
+) -> None:
+    """An upgraded session runs in the server's group; its WebSocket's request
+    task only waits. Cancelling that task closes the session (its socket is gone)."""
+    recorder = Recorder(eio)
+    sid, _ = await client.handshake()
+    session = eio._sessions[sid]
+    query = f"EIO=4&transport=polling&sid={sid}"
+    with anyio.CancelScope() as scope:
+        async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as ws:
+            async with pending(lambda: client.get(query)):
+                await ws.send("2probe")
+                assert await ws.receive() == "3probe"
+            await ws.send("5")
+            await ws.send("4upgraded")
+            assert await ws.receive() == "4upgraded"
+            scope.cancel()
+    with anyio.fail_after(5):
+        await check_session_ended(recorder, client, sid, "transport close")
+        await session.done.wait()
+    assert eio._sessions == {}
+
+
 async def test_failed_upgrade_stays_on_polling(
     eio: engineio_sc.AsyncServer, client: ASGIClient
 ) -> None:

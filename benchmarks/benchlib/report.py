@@ -89,28 +89,45 @@ def format_spread(value: Spread | None, digits: str) -> str:
     return f"{_number(value.median, digits)} ({low}-{high})"
 
 
-def _ratio(mine: Spread | None, other: Spread | None) -> str:
-    if mine is None or other is None or other.median == 0:
-        return "-"
-    return f"{mine.median / other.median:.2f}x"
-
-
 def _runs_of(runs: Sequence[RunResult], scenario: str, config: str) -> list[RunResult]:
     return [r for r in runs if r.scenario == scenario and r.config == config]
 
 
-def _headline(runs: Sequence[RunResult], scenario: Scenario, config: str) -> Spread | None:
-    return spread([columns(scenario)[0].get(r) for r in _runs_of(runs, scenario.name, config)])
+def _by_rep(runs: Sequence[RunResult], scenario: Scenario, config: str) -> dict[int, float | None]:
+    get = columns(scenario)[0].get
+    return {r.rep: get(r) for r in _runs_of(runs, scenario.name, config)}
+
+
+def paired_ratios(mine: dict[int, float | None], other: dict[int, float | None]) -> Spread | None:
+    """The ratio of two figures within each repetition, over the repetitions.
+
+    The configurations of one scenario run back to back within a repetition, so
+    a ratio taken there is not moved by the machine's drift between repetitions,
+    which a ratio of two medians (each from its own repetitions) would be.
+    """
+    ratios: list[float | None] = []
+    for rep, value in mine.items():
+        base = other.get(rep)
+        ratios.append(None if value is None or not base else value / base)
+    return spread(ratios)
+
+
+def _ratio(value: Spread | None) -> str:
+    if value is None:
+        return "-"
+    if value.n == 1 or value.low == value.high:
+        return f"{value.median:.2f}x"
+    return f"{value.median:.2f}x ({value.low:.2f}-{value.high:.2f})"
 
 
 def _row(runs: Sequence[RunResult], scenario: Scenario, config: Config) -> list[str]:
     mine = _runs_of(runs, scenario.name, config.name)
     cells = [f"{APP_TITLES[config.app]} / {config.server}"]
     cells += [format_spread(spread([c.get(r) for r in mine]), c.digits) for c in columns(scenario)]
-    headline = _headline(runs, scenario, config.name)
+    headline = _by_rep(runs, scenario, config.name)
     for other_app in ("pyeio", "bare"):
-        other = _headline(runs, scenario, f"{other_app}/{config.server}")
-        cells.append(_ratio(headline, other) if config.app == "eio_sc" else "")
+        other = _by_rep(runs, scenario, f"{other_app}/{config.server}")
+        cells.append(_ratio(paired_ratios(headline, other)) if config.app == "eio_sc" else "")
     failed = sum(r.failure_count() for r in mine)
     cells.append(f"{failed} in {len(mine)} runs" if failed else "0")
     return cells
@@ -159,7 +176,8 @@ def failure_notes(runs: Sequence[RunResult]) -> str:
 
 @dataclass(frozen=True)
 class Target:
-    """One of the suite's goals: a ratio of two medians, at least (or at most) ``bound``."""
+    """One of the suite's goals: a ratio (the median of its value in each
+    repetition), at least (or at most) ``bound``."""
 
     what: str
     scenario: str
@@ -219,20 +237,22 @@ TARGETS = (
 )
 
 
-def _median(runs: Sequence[RunResult], scenario: Scenario, config: str) -> float | None:
-    value = _headline(runs, scenario, config)
-    return None if value is None else value.median
-
-
-def _added_kib(runs: Sequence[RunResult], scenario: Scenario, config: str) -> float | None:
-    """KiB per idle session above the bare echo on the same server."""
-    mine = _median(runs, scenario, config)
-    bare = _median(runs, scenario, "bare/" + config.split("/", 1)[1])
-    return None if mine is None or bare is None else mine - bare
+def _added_kib(
+    runs: Sequence[RunResult], scenario: Scenario, config: str
+) -> dict[int, float | None]:
+    """KiB per idle session above the bare echo on the same server, by repetition."""
+    mine = _by_rep(runs, scenario, config)
+    bare = _by_rep(runs, scenario, "bare/" + config.split("/", 1)[1])
+    added: dict[int, float | None] = {}
+    for rep, value in mine.items():
+        base = bare.get(rep)
+        added[rep] = None if value is None or base is None else value - base
+    return added
 
 
 def targets(runs: Sequence[RunResult], scenarios: Sequence[Scenario]) -> str:
-    """The Markdown table of the goals: each ratio of medians, and whether it is met."""
+    """The Markdown table of the goals: each ratio (median over the repetitions,
+    and its range), and whether it is met."""
     by_name = {s.name: s for s in scenarios}
     lines = [
         "| goal | configuration | ratio | target | met |",
@@ -243,15 +263,15 @@ def targets(runs: Sequence[RunResult], scenarios: Sequence[Scenario]) -> str:
         other_scenario = by_name.get(target.other_scenario or target.scenario)
         if scenario is None or other_scenario is None:
             continue
-        measure = _added_kib if target.at_most else _median
-        mine = measure(runs, scenario, target.mine)
-        other = measure(runs, other_scenario, target.other)
-        if mine is None or not other:
+        measure = _added_kib if target.at_most else _by_rep
+        value = paired_ratios(
+            measure(runs, scenario, target.mine), measure(runs, other_scenario, target.other)
+        )
+        if value is None:
             ratio, met = "-", "not measured"
         else:
-            value = mine / other
-            ok = value <= target.bound if target.at_most else value >= target.bound
-            ratio, met = f"{value:.2f}x", "yes" if ok else "no"
+            ok = value.median <= target.bound if target.at_most else value.median >= target.bound
+            ratio, met = _ratio(value), "yes" if ok else "no"
         bound = f"{'≤' if target.at_most else '≥'} {target.bound:.2f}x"
         lines.append(f"| {target.what} | {target.mine} | {ratio} | {bound} | {met} |")
     return "\n".join(lines) + "\n"

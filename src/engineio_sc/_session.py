@@ -608,13 +608,18 @@ class Session:
         if self._tg is None or not self.machine.active:
             await ws.close()
             return
-        self._tg.start_soon(self._websocket, ws)
+        reader = anyio.CancelScope()
+        self._tg.start_soon(self._read_upgraded, ws, reader)
         done = self.done
         try:
             await done.wait()
         finally:
             if not done.is_set():  # this request is cancelled: its WebSocket is gone
-                self.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
+                reader.cancel()
+
+    async def _read_upgraded(self, ws: WebSocket, scope: anyio.CancelScope) -> None:
+        with scope:
+            await self._websocket(ws)
 
     async def _websocket(self, ws: WebSocket) -> None:
         """Read the WebSocket (in this task) until it closes, then close the
