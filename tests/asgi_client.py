@@ -187,6 +187,7 @@ class FakeWebSocket:
     def __init__(self, scope: Message, *, gone: bool = False) -> None:
         self.scope = scope
         self.gone = gone
+        self.failure: Exception | None = None  # what the server's next receive raises
         self.to_server: tuple[MemoryObjectSendStream[Message], MemoryObjectReceiveStream[Message]]
         self.to_server = anyio.create_memory_object_stream[Message](100)
         self.to_client: tuple[MemoryObjectSendStream[Message], MemoryObjectReceiveStream[Message]]
@@ -201,9 +202,12 @@ class FakeWebSocket:
     async def run(self, app: ASGIApp) -> None:
         async def receive() -> Message:
             try:
-                return await self.to_server[1].receive()
+                message = await self.to_server[1].receive()
             except (anyio.EndOfStream, anyio.ClosedResourceError):  # gone, or the request ended
                 return {"type": "websocket.disconnect", "code": 1006}
+            if self.failure is not None:
+                raise self.failure
+            return message
 
         async def send(message: Message) -> None:
             kind = message["type"]

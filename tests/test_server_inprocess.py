@@ -617,6 +617,35 @@ async def test_upgraded_session_ends_when_its_websocket_request_is_cancelled(
     assert eio._sessions == {}
 
 
+async def test_a_failing_transport_ends_its_session_only(
+    eio: engineio_sc.AsyncServer, client: ASGIClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An error no adapter maps (a framework's bug) in an upgraded session's
+    reader, which runs in the server's group, ends that session, not the server."""
+    recorder = Recorder(eio)
+    bystander, _ = await client.handshake()
+    sid, _ = await client.handshake()
+    session = eio._sessions[sid]
+    query = f"EIO=4&transport=polling&sid={sid}"
+    async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as ws:
+        async with pending(lambda: client.get(query)):
+            await ws.send("2probe")
+            assert await ws.receive() == "3probe"
+        await ws.send("5")
+        await anyio.wait_all_tasks_blocked()
+        assert eio.transport(sid) == "websocket"
+        ws.failure = RuntimeError("the ASGI server failed")
+        await ws.send("4the last message")
+        with anyio.fail_after(5):
+            await session.done.wait()
+    assert ("disconnect", sid, "transport error") in recorder.events
+    assert "the session failed" in caplog.text
+    assert eio.running
+    await eio.send(bystander, "still served")
+    response = await client.get(f"EIO=4&transport=polling&sid={bystander}")
+    assert "4still served" in response.packets  # after a ping, maybe
+
+
 async def test_failed_upgrade_stays_on_polling(
     eio: engineio_sc.AsyncServer, client: ASGIClient
 ) -> None:

@@ -104,6 +104,7 @@ class Session:
         "_release",
         "_server",
         "_tg",
+        "_told",
         "_wake",
         "_writer",
         "_ws",
@@ -141,6 +142,7 @@ class Session:
         self._done: Event | None = None  # created for those who wait for the end
         self._reason = DisconnectReason.SERVER_DISCONNECT
         self.accepted = False
+        self._told = False  # the disconnect handler has been run
         self._wake: Signal | None = None  # wakes the heartbeat: its deadline moved, or closing
         self._poll: anyio.CancelScope | None = None
         self._release: Packet | None = None
@@ -198,6 +200,13 @@ class Session:
                 await self._wind_down()
                 if self._busy():
                     tg.cancel_scope.cancel()
+        except Exception:
+            # A transport raised what none of its errors say (a framework's bug, or
+            # its misuse): this session ends, the server and its other sessions go on.
+            self._log.exception("%s: the session failed, closing it", self.sid)
+            self.close(DisconnectReason.TRANSPORT_ERROR, abort=True)
+            with anyio.move_on_after(self._options.close_timeout):
+                await self._tell_disconnect()
         finally:
             self.end()
 
@@ -222,12 +231,17 @@ class Session:
         if self._dispatched is not None:
             with anyio.move_on_after(timeout):
                 await self._dispatched.wait()
-        if self.accepted:
-            await self._server._fire_disconnect(self.sid, self._reason)
+        await self._tell_disconnect()
         if not self._drained:
             self._drained_event = self._event()
             with anyio.move_on_after(timeout):
                 await self._drained_event.wait()
+
+    async def _tell_disconnect(self) -> None:
+        """Run the disconnect handler of an accepted session, once."""
+        if self.accepted and not self._told:
+            self._told = True
+            await self._server._fire_disconnect(self.sid, self._reason)
 
     def accept(self) -> None:
         """The connect handler accepted: start the heartbeat."""
@@ -656,6 +670,9 @@ class Session:
                     self.close(DisconnectReason.TRANSPORT_ERROR, abort=True)
                     await ws.close(WS_PROTOCOL_ERROR)
                     return
+        except Exception:  # the transport failed: run() logs it
+            self.close(DisconnectReason.TRANSPORT_ERROR, abort=True)
+            raise
         finally:
             self._ws = None  # ending: no new writer
             if self._writer is not None:
