@@ -593,6 +593,15 @@ async def test_upgrade(eio: engineio_sc.AsyncServer, client: ASGIClient) -> None
         assert await ws.receive() == "4after"
 
 
+async def _upgrade(client: ASGIClient, ws: FakeWebSocket, sid: str) -> None:
+    """Probe and upgrade session ``sid`` on ``ws``, a poll pending meanwhile as a
+    client's is."""
+    async with pending(lambda: client.get(f"EIO=4&transport=polling&sid={sid}")):
+        await ws.send("2probe")
+        assert await ws.receive() == "3probe"
+    await ws.send("5")
+
+
 async def test_upgraded_session_ends_when_its_websocket_request_is_cancelled(
     eio: engineio_sc.AsyncServer, client: ASGIClient
 ) -> None:
@@ -601,13 +610,9 @@ async def test_upgraded_session_ends_when_its_websocket_request_is_cancelled(
     recorder = Recorder(eio)
     sid, _ = await client.handshake()
     session = eio._sessions[sid]
-    query = f"EIO=4&transport=polling&sid={sid}"
     with anyio.CancelScope() as scope:
         async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as ws:
-            async with pending(lambda: client.get(query)):
-                await ws.send("2probe")
-                assert await ws.receive() == "3probe"
-            await ws.send("5")
+            await _upgrade(client, ws, sid)
             await ws.send("4upgraded")
             assert await ws.receive() == "4upgraded"
             scope.cancel()
@@ -626,12 +631,8 @@ async def test_a_failing_transport_ends_its_session_only(
     bystander, _ = await client.handshake()
     sid, _ = await client.handshake()
     session = eio._sessions[sid]
-    query = f"EIO=4&transport=polling&sid={sid}"
     async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as ws:
-        async with pending(lambda: client.get(query)):
-            await ws.send("2probe")
-            assert await ws.receive() == "3probe"
-        await ws.send("5")
+        await _upgrade(client, ws, sid)
         await anyio.wait_all_tasks_blocked()
         assert eio.transport(sid) == "websocket"
         ws.failure = RuntimeError("the ASGI server failed")
