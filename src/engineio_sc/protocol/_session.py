@@ -48,6 +48,7 @@ class PingTimedOut:
 Event = MessageReceived | ClientClosed | PingDue | PingTimedOut
 
 PROBE = "probe"
+_ACTIVE = (SessionState.OPEN, SessionState.UPGRADING)
 
 
 class SessionMachine:
@@ -57,11 +58,16 @@ class SessionMachine:
         transport: the transport of the handshake.
         ping_interval: seconds between a pong (or the acceptance) and the next ping.
         ping_timeout: seconds the client has to answer a ping.
+
+    Attributes:
+        state: where the session is in its life.
+        active: whether the session is open (or upgrading) and so takes packets.
     """
 
     __slots__ = (
         "_ping_at",
         "_pong_deadline",
+        "active",
         "ping_interval",
         "ping_timeout",
         "state",
@@ -71,6 +77,7 @@ class SessionMachine:
     def __init__(self, transport: Transport, *, ping_interval: float, ping_timeout: float) -> None:
         self.transport = transport
         self.state = SessionState.HANDSHAKE
+        self.active = False
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self._ping_at: float | None = None
@@ -78,11 +85,7 @@ class SessionMachine:
 
     def _move(self, event: Input) -> None:
         self.state = transition(self.state, event)
-
-    @property
-    def active(self) -> bool:
-        """Whether the session is open (or upgrading) and so takes packets."""
-        return self.state in (SessionState.OPEN, SessionState.UPGRADING)
+        self.active = self.state in _ACTIVE
 
     # -- lifecycle -------------------------------------------------------------
 
