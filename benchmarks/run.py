@@ -1,4 +1,4 @@
-"""Benchmark runner: engineio_sc against python-engineio and a bare WebSocket echo.
+"""Benchmark runner: engineio_sc against python-engineio and a bare echo.
 
 From the repository root, after ``pip install -e ".[test]"`` and ``npm ci`` in
 ``benchmarks/loadgen``::
@@ -66,7 +66,7 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
     return [
         Scenario("ws-echo", "ws-echo", 50 if quick else 100, d, w),
         Scenario("ws-echo-1000", "ws-echo", 200 if quick else 1000, d, w),
-        Scenario("poll-echo", "poll-echo", 20 if quick else 100, d, w, engineio_only=True),
+        Scenario("poll-echo", "poll-echo", 20 if quick else 100, d, w),
         Scenario("sessions", "sessions", args.sessions_clients or (8 if quick else 32), d, w),
         Scenario(
             "idle-memory",
@@ -218,11 +218,6 @@ def run_config(
     return results
 
 
-def applicable(config: Config, chosen: Sequence[Scenario]) -> list[Scenario]:
-    """The scenarios that make sense for ``config`` (no polling on the bare echo)."""
-    return [s for s in chosen if config.engineio or not s.engineio_only]
-
-
 def run_all(
     configs: Sequence[Config], chosen: Sequence[Scenario], repeat: int, log_dir: Path
 ) -> list[RunResult]:
@@ -237,7 +232,7 @@ def run_all(
         print(f"repetition {rep}/{repeat}", flush=True)
         for scenario in chosen:
             for config in order:
-                results += run_config(config, applicable(config, [scenario]), rep, log_dir)
+                results += run_config(config, [scenario], rep, log_dir)
     return results
 
 

@@ -30,7 +30,6 @@ class Scenario:
     duration: float  # the measured window (the hold, for idle)
     warmup: float
     profile: str = "default"  # the server's ping settings: "default" or "idle"
-    engineio_only: bool = False  # no bare-WebSocket counterpart (polling)
     procs: int = 0  # load-generator processes (0: one per 5,000 clients)
     connect_concurrency: int = 100  # sessions being opened at once, per process
     open_deadline: float = 0.0  # seconds to open the sessions before going on (0: no limit)

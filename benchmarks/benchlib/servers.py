@@ -19,9 +19,9 @@ APPS_DIR = Path(__file__).resolve().parent.parent / "apps"
 APPS = {
     "eio_sc": "eio_sc_echo:app",
     "pyeio": "pyeio_echo:app",
-    "bare": "bare_ws_echo:app",
+    "bare": "bare_echo:app",
 }
-APP_TITLES = {"eio_sc": "engineio_sc", "pyeio": "python-engineio", "bare": "bare WebSocket"}
+APP_TITLES = {"eio_sc": "engineio_sc", "pyeio": "python-engineio", "bare": "bare echo"}
 SERVERS = ("hypercorn-trio", "hypercorn-asyncio", "uvicorn")
 BACKLOG = 2048
 

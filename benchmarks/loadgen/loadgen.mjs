@@ -7,7 +7,7 @@
 // Usage:
 //   node loadgen.mjs --scenario ws-echo|poll-echo|sessions|idle --port PORT
 //       [--clients N]            clients (sessions: concurrent loops)       default 100
-//       [--raw]                  bare WebSocket: no handshake, pings or packet types
+//       [--raw]                  bare WebSocket: no handshake, pings or packet types (polling ignores it)
 //       [--size 100]             message size in characters
 //       [--id-offset 0]          first client id (unique across processes)
 //       [--connect-concurrency 100]  sessions being opened at once during setup
