@@ -29,7 +29,7 @@ __all__ = [
 Headers = list[tuple[str, str]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HTTPRequest:
     """One Engine.IO request, HTTP or WebSocket.
 
@@ -65,9 +65,10 @@ def parse_query(query_string: str) -> dict[str, str]:
     server treats ``sid=`` as no sid), without its cost for the plain queries
     every Engine.IO client sends."""
     query: dict[str, str] = {}
+    quoted = "%" in query_string or "+" in query_string
     for part in query_string.split("&"):
         key, _, value = part.partition("=")
-        if "%" in part or "+" in part:
+        if quoted:
             key, value = unquote_plus(key), unquote_plus(value)
         if value and key not in query:
             query[key] = value
