@@ -1,23 +1,28 @@
-"""The running backend's clock, events and wake-ups, looked up once instead of per call.
+"""The running backend's clock, events, wake-ups and task groups, looked up once
+instead of per call.
 
 ``anyio.current_time()`` and ``anyio.Event()`` find the running backend on every
 call, and an ``anyio.Event`` wraps the backend's own event. A session's hot paths
 (each received packet, each hand-off to its dispatcher) use the backend's clock and
 primitives directly, resolved when the session is created. They are the ones anyio
 itself is built on, so deadlines and cancellation behave exactly as with anyio's.
+On trio, a session's task group is trio's nursery itself: anyio's would wrap it and
+each task started in it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
+import anyio
 import trio
 import trio.lowlevel
 
-__all__ = ["Event", "Signal", "clock", "event_type", "signal_type"]
+__all__ = ["Event", "Signal", "TaskGroup", "clock", "event_type", "signal_type", "task_group"]
 
 
 class Event(Protocol):
@@ -113,6 +118,31 @@ class _TrioSignal:
         task, self._task = self._task, None
         if task is not None:
             trio.lowlevel.reschedule(task)
+
+
+class Cancellable(Protocol):
+    """What a session needs of its group's cancel scope."""
+
+    def cancel(self, reason: str | None = None) -> None: ...
+
+
+class TaskGroup(Protocol):
+    """What a session needs of its task group: trio's nursery and anyio's task
+    group both are."""
+
+    @property
+    def cancel_scope(self) -> Cancellable: ...
+
+    def start_soon(self, func: Callable[..., Coroutine[Any, Any, Any]], /, *args: Any) -> object:
+        """Start ``func(*args)`` as a task of the group."""
+
+
+def task_group() -> AbstractAsyncContextManager[TaskGroup]:
+    """A new task group: trio's own nursery on trio (anyio's task group wraps it and
+    its tasks, which costs a session time and memory), anyio's on asyncio."""
+    if _on_asyncio():
+        return anyio.create_task_group()
+    return trio.open_nursery()
 
 
 def signal_type() -> Callable[[], Signal]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from ._backend import task_group
 from ._compression import compress
 from ._http import (
     Headers,
@@ -191,7 +192,7 @@ class Endpoint:
         if payload is not None:  # no waiting, so no need to watch for the client leaving
             return HTTPResponse(200, payload.encode(), [_TEXT, _NO_STORE])
         refusal: ProtocolError | None = None
-        async with anyio.create_task_group() as tg:
+        async with task_group() as tg:
 
             async def watch() -> None:
                 await conn.wait_disconnected()

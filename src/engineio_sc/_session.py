@@ -36,7 +36,7 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._backend import Event, Signal, clock, event_type, signal_type
+from ._backend import Event, Signal, TaskGroup, clock, event_type, signal_type, task_group
 from ._http import WebSocket, WebSocketClosed
 from ._options import Options
 from ._reasons import DisconnectReason
@@ -133,7 +133,7 @@ class Session:
         self._inbound: deque[Message] | None = None  # received, for the dispatcher
         self._inbound_ready: Signal | None = None  # wakes the dispatcher, once it runs
         self._inbound_space: Event | None = None  # the reader waits for room
-        self._tg: anyio.abc.TaskGroup | None = None
+        self._tg: TaskGroup | None = None
         self._closing = False
         self._drained = False
         self._drained_event: Event | None = None
@@ -186,7 +186,7 @@ class Session:
         This task is the session's heartbeat while the session is open (in this
         frame, not a nested one: an idle session is mostly this wait)."""
         try:
-            async with anyio.create_task_group() as tg:
+            async with task_group() as tg:
                 self._tg = tg
                 task_status.started()
                 if ws is not None:
