@@ -1,0 +1,286 @@
+"""In-process benchmark: one application's own cost per operation, with no server or network.
+
+The application is called as an ASGI server would call it, from the same process,
+so what is measured is the application (and this small harness) alone: no
+sockets, no HTTP or WebSocket parsing, no load generator sharing the cores. From
+the repository root::
+
+    python benchmarks/inprocess.py ws-echo eio_sc                    # µs per echoed message
+    python benchmarks/inprocess.py poll-echo pyeio --ops 5000
+    python benchmarks/inprocess.py sessions eio_sc --backend trio
+    python benchmarks/inprocess.py ws-echo eio_sc --instructions     # under valgrind
+
+Scenarios: ``ws-echo`` (one WebSocket session, a 100-character message in and its
+echo out), ``poll-echo`` (one polling session, a ``POST`` of a message then
+``GET`` requests until its echo comes back), ``sessions`` (a WebSocket session
+opened, its open packet read, and closed by the client). Applications are those
+of ``benchmarks/apps`` (``eio_sc``, ``pyeio``, ``bare``); python-engineio runs on
+asyncio only.
+
+Wall-clock figures move with the machine. ``--instructions`` runs the same
+scenario twice under ``valgrind --tool=callgrind``, with ``--ops`` operations and
+with none, and prints the difference per operation: the same count on every run
+of the same code, whatever else the machine is doing, so it tells a change of
+a few percent from noise. Compare counts taken on one machine only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import math
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+import sniffio
+import trio
+
+APPS_DIR = Path(__file__).resolve().parent / "apps"
+APPS = {"eio_sc": "eio_sc_echo", "pyeio": "pyeio_echo", "bare": "bare_echo"}
+SCENARIOS = ("ws-echo", "poll-echo", "sessions")
+
+Message = dict[str, Any]
+App = Callable[
+    [dict[str, Any], Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
+    Awaitable[None],
+]
+
+MESSAGE = "x" * 100
+GAP = 3  # event-loop turns between a polling echo's POST and its GET
+HEADERS = [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"inprocess"), (b"accept", b"*/*")]
+WS_HEADERS = [*HEADERS, (b"connection", b"Upgrade"), (b"upgrade", b"websocket")]
+POST_HEADERS = [*HEADERS, (b"content-type", b"text/plain;charset=UTF-8")]
+
+
+def _scope(
+    kind: str, method: str, query: str, headers: list[tuple[bytes, bytes]]
+) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "ws" if kind == "websocket" else "http",
+        "path": "/engine.io/",
+        "raw_path": b"/engine.io/",
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "subprotocols": [],
+    }
+
+
+Put = Callable[[Message], None]
+Get = Callable[[], Awaitable[Message]]
+
+
+def _channel() -> tuple[Put, Get]:
+    """A queue of messages of the kind the ASGI servers use on the running backend:
+    ``asyncio.Queue`` (Hypercorn's asyncio worker) or a trio memory channel."""
+    if sniffio.current_async_library() == "trio":
+        put, get = trio.open_memory_channel[Message](math.inf)
+        return put.send_nowait, get.receive
+    queue: asyncio.Queue[Message] = asyncio.Queue()
+    return queue.put_nowait, queue.get
+
+
+class Harness:
+    """Calls the application as an ASGI server would, inside a lifespan."""
+
+    def __init__(self, app: App, engineio: bool, tg: anyio.abc.TaskGroup) -> None:
+        self.app = app
+        self.engineio = engineio  # speaks Engine.IO (the bare echo's WebSocket does not)
+        self.tg = tg
+
+    async def websocket(
+        self,
+    ) -> tuple[Put, Get, anyio.Event]:
+        """Open a WebSocket session: (put a message for the app, take one from it, ended)."""
+        put, receive = _channel()
+        app_out, take = _channel()
+
+        async def send(message: Message) -> None:
+            app_out(message)
+
+        ended = anyio.Event()
+        scope = _scope("websocket", "GET", "EIO=4&transport=websocket", WS_HEADERS)
+
+        async def serve() -> None:
+            await self.app(scope, receive, send)
+            ended.set()
+
+        put({"type": "websocket.connect"})
+        self.tg.start_soon(serve)
+        accepted = await take()
+        assert accepted["type"] == "websocket.accept", accepted
+        if self.engineio:
+            opened = await take()
+            assert opened["text"].startswith("0"), opened
+        return put, take, ended
+
+    async def http(self, method: str, query: str, body: bytes = b"") -> bytes:
+        """One HTTP request: the response body."""
+        chunks: list[bytes] = []
+        request: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+        headers = HEADERS
+        if method == "POST":
+            headers = [*POST_HEADERS, (b"content-length", str(len(body)).encode())]
+
+        async def receive() -> Message:
+            if request:
+                return request.pop()
+            await anyio.sleep_forever()
+            raise AssertionError  # never reached
+
+        async def send(message: Message) -> None:
+            chunks.append(message.get("body", b""))
+
+        await self.app(_scope("http", method, query, headers), receive, send)
+        return b"".join(chunks)
+
+
+async def ws_echo(harness: Harness, ops: int) -> None:
+    put, take, _ = await harness.websocket()
+    text = "4" + MESSAGE if harness.engineio else MESSAGE
+    message = {"type": "websocket.receive", "text": text}
+    for _ in range(ops):
+        put(message)
+        echo = await take()
+        assert echo.get("text") == text, echo
+    put({"type": "websocket.disconnect", "code": 1000})
+
+
+async def poll_echo(harness: Harness, ops: int) -> None:
+    handshake = await harness.http("GET", "EIO=4&transport=polling")
+    sid = json.loads(handshake.split(b"\x1e")[0][1:])["sid"]
+    query = f"EIO=4&transport=polling&sid={sid}"
+    packet = ("4" + MESSAGE).encode()
+    for _ in range(ops):
+        posted = await harness.http("POST", query, packet)
+        assert posted.lower() == b"ok", posted  # python-engineio says "OK"
+        for _ in range(GAP):  # a client's next request comes a little later
+            await anyio.lowlevel.checkpoint()
+        while packet not in (await harness.http("GET", query)).split(b"\x1e"):
+            pass
+    await harness.http("POST", query, b"1")
+
+
+async def sessions(harness: Harness, ops: int) -> None:
+    for _ in range(ops):
+        put, _, ended = await harness.websocket()
+        put({"type": "websocket.disconnect", "code": 1000})
+        await ended.wait()
+
+
+RUNS = {"ws-echo": ws_echo, "poll-echo": poll_echo, "sessions": sessions}
+
+
+async def measure(app: App, engineio: bool, scenario: str, ops: int, rounds: int) -> list[float]:
+    """µs per operation, one figure per round, inside the application's lifespan."""
+    run = RUNS[scenario]
+    figures: list[float] = []
+    to_app, app_in = anyio.create_memory_object_stream[Message](4)
+    app_out, from_app = anyio.create_memory_object_stream[Message](4)
+
+    async def lifespan() -> None:
+        await app({"type": "lifespan", "asgi": {"version": "3.0"}}, app_in.receive, app_out.send)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lifespan)
+        await to_app.send({"type": "lifespan.startup"})
+        assert (await from_app.receive())["type"] == "lifespan.startup.complete"
+        harness = Harness(app, engineio, tg)
+        for _ in range(rounds):
+            start = time.perf_counter()
+            await run(harness, ops)
+            figures.append((time.perf_counter() - start) / max(ops, 1) * 1e6)
+        await to_app.send({"type": "lifespan.shutdown"})
+        await from_app.receive()
+    return figures
+
+
+def load(app_name: str) -> App:
+    sys.path.insert(0, str(APPS_DIR))
+    app: App = importlib.import_module(APPS[app_name]).app
+    return app
+
+
+def instructions(argv: list[str], ops: int) -> float:
+    """Instructions per operation: this scenario under callgrind with ``ops`` and with 0."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("--instructions needs valgrind")
+    base = [
+        valgrind,
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        __file__,
+    ]
+
+    def count(n: int) -> int:
+        args = [*base, *argv, "--ops", str(n), "--rounds", "1"]
+        done = subprocess.run(args, capture_output=True, text=True, check=True)
+        found = re.search(r"Collected : (\d+)", done.stderr)
+        assert found is not None, done.stderr[-500:]
+        return int(found.group(1))
+
+    return (count(ops) - count(0)) / ops
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("scenario", choices=SCENARIOS)
+    parser.add_argument("app", choices=sorted(APPS))
+    parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
+    parser.add_argument(
+        "--ops",
+        type=int,
+        default=None,
+        help="operations per round (default: 20,000; 2,000 for sessions)",
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="rounds (the median is printed)")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions under valgrind instead"
+    )
+    args = parser.parse_args()
+    if args.app == "pyeio" and args.backend == "trio":
+        raise SystemExit("python-engineio runs on asyncio only")
+    ops = args.ops if args.ops is not None else (2_000 if args.scenario == "sessions" else 20_000)
+    label = f"{args.scenario} {args.app} on {args.backend}"
+    if args.instructions:
+        per_op = instructions([args.scenario, args.app, "--backend", args.backend], min(ops, 2_000))
+        print(f"{label}: {per_op:,.0f} instructions per operation")
+        return
+    figures = anyio.run(
+        measure,
+        load(args.app),
+        args.app != "bare",
+        args.scenario,
+        ops,
+        args.rounds,
+        backend=args.backend,
+    )
+    if ops:
+        spread = f"{min(figures):.1f}-{max(figures):.1f}"
+        print(f"{label}: {statistics.median(figures):.1f} µs per operation (rounds: {spread})")
+
+
+if __name__ == "__main__":
+    main()
