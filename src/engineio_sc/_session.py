@@ -3,11 +3,12 @@
 A :class:`Session` lives from its handshake until it is closed and drained. A
 session opened on polling runs in the server's task group (it outlives each
 request); one opened on WebSocket runs in the task of its WebSocket request, which
-has nothing else to do meanwhile. Its own task group holds:
+has nothing else to do meanwhile. Its own task group (trio's nursery on trio,
+anyio's task group on asyncio) holds:
 
 - the session's main task, which is its heartbeat while the session is open: it
-  sleeps in a cancel scope whose deadline the protocol machine sets, sends pings
-  and closes the session when a pong is late; then it winds the session down;
+  waits on a wake-up whose deadline the protocol machine sets, sends pings and
+  closes the session when a pong is late; then it winds the session down;
 - the dispatcher task, started with the first message: it hands received
   messages to the ``message`` handler, one at a time and in order (with
   ``async_handlers``);
