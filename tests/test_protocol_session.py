@@ -170,6 +170,7 @@ def test_every_entry_is_reachable_through_the_machine(state: SessionState, event
     assert state_of(m) is state
     DRIVERS[state, event](m)
     assert state_of(m) is TRANSITIONS[state, event]
+    assert m.active is (TRANSITIONS[state, event] in (S.OPEN, S.UPGRADING))
 
 
 # -- lifecycle -----------------------------------------------------------------------
