@@ -8,7 +8,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import anyio.abc
 import pytest
+import sniffio
+import trio
 import trio.testing
 
 import engineio_sc
@@ -748,6 +751,23 @@ async def test_shutdown_cancels_a_websocket_session_that_outlives_close_timeout(
                 await ws.finished.wait()  # the request has returned
             assert await ws.receive() is None
         assert server._sessions == {}
+
+
+async def test_a_session_group_is_the_backends_own_on_trio(
+    eio: engineio_sc.AsyncServer, client: ASGIClient
+) -> None:
+    """On trio a session's task group is trio's nursery and its reader runs as
+    itself; anyio's group would wrap each task in a handle the session holds for
+    its whole life. On asyncio it is anyio's task group."""
+    async with client.websocket("EIO=4&transport=websocket") as ws:
+        await ws.receive()
+        (session,) = eio._sessions.values()
+        group = session._tg
+        if sniffio.current_async_library() == "trio":
+            assert isinstance(group, trio.Nursery)
+            assert [task.coro.__qualname__ for task in group.child_tasks] == ["Session._websocket"]
+        else:
+            assert isinstance(group, anyio.abc.TaskGroup)
 
 
 async def test_websocket_client_gone_before_its_open_packet_is_disconnected(
