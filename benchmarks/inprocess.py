@@ -44,7 +44,6 @@ from typing import Any
 import anyio
 import anyio.abc
 import anyio.lowlevel
-import sniffio
 import trio
 
 APPS_DIR = Path(__file__).resolve().parent / "apps"
@@ -88,10 +87,10 @@ Put = Callable[[Message], None]
 Get = Callable[[], Awaitable[Message]]
 
 
-def _channel() -> tuple[Put, Get]:
-    """A queue of messages of the kind the ASGI servers use on the running backend:
+def _channel(backend: str) -> tuple[Put, Get]:
+    """A queue of messages of the kind the ASGI servers use on ``backend``:
     ``asyncio.Queue`` (Hypercorn's asyncio worker) or a trio memory channel."""
-    if sniffio.current_async_library() == "trio":
+    if backend == "trio":
         put, get = trio.open_memory_channel[Message](math.inf)
         return put.send_nowait, get.receive
     queue: asyncio.Queue[Message] = asyncio.Queue()
@@ -101,8 +100,9 @@ def _channel() -> tuple[Put, Get]:
 class Harness:
     """Calls the application as an ASGI server would, inside a lifespan."""
 
-    def __init__(self, app: App, engineio: bool, tg: anyio.abc.TaskGroup) -> None:
+    def __init__(self, app: App, engineio: bool, backend: str, tg: anyio.abc.TaskGroup) -> None:
         self.app = app
+        self.backend = backend
         self.engineio = engineio  # speaks Engine.IO (the bare echo's WebSocket does not)
         self.tg = tg
 
@@ -110,8 +110,8 @@ class Harness:
         self,
     ) -> tuple[Put, Get, anyio.Event]:
         """Open a WebSocket session: (put a message for the app, take one from it, ended)."""
-        put, receive = _channel()
-        app_out, take = _channel()
+        put, receive = _channel(self.backend)
+        app_out, take = _channel(self.backend)
 
         async def send(message: Message) -> None:
             app_out(message)
@@ -189,7 +189,9 @@ async def sessions(harness: Harness, ops: int) -> None:
 RUNS = {"ws-echo": ws_echo, "poll-echo": poll_echo, "sessions": sessions}
 
 
-async def measure(app: App, engineio: bool, scenario: str, ops: int, rounds: int) -> list[float]:
+async def measure(
+    app: App, engineio: bool, backend: str, scenario: str, ops: int, rounds: int
+) -> list[float]:
     """µs per operation, one figure per round, inside the application's lifespan."""
     run = RUNS[scenario]
     figures: list[float] = []
@@ -203,7 +205,7 @@ async def measure(app: App, engineio: bool, scenario: str, ops: int, rounds: int
         tg.start_soon(lifespan)
         await to_app.send({"type": "lifespan.startup"})
         assert (await from_app.receive())["type"] == "lifespan.startup.complete"
-        harness = Harness(app, engineio, tg)
+        harness = Harness(app, engineio, backend, tg)
         for _ in range(rounds):
             start = time.perf_counter()
             await run(harness, ops)
@@ -272,6 +274,7 @@ def main() -> None:
         measure,
         load(args.app),
         args.app != "bare",
+        args.backend,
         args.scenario,
         ops,
         args.rounds,
