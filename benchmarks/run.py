@@ -153,6 +153,7 @@ def environment() -> dict[str, Any]:
         "uvicorn stack": _uvicorn_stack(),
         "git": _git_state(),
         **{p: _version(p) for p in PACKAGES},
+        "gc_threshold": os.environ.get("BENCH_GC_THRESHOLD") or "default",
     }
 
 
@@ -257,8 +258,9 @@ def render(
         + ", ".join(
             f"{k} {v}"
             for k, v in env.items()
-            if k not in ("date", "command", "cpus", "cpu_model", "kernel") and v
+            if k not in ("date", "command", "cpus", "cpu_model", "kernel", "gc_threshold") and v
         ),
+        f"- collector thresholds (BENCH_GC_THRESHOLD): {env.get('gc_threshold', 'default')}",
         "",
     ]
     for scenario in chosen:

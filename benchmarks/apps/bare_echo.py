@@ -22,11 +22,14 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import _settings
 import anyio
 
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+
+_settings.tune_gc()
 
 SEPARATOR = "\x1e"
 CLOSE = "1"

@@ -10,6 +10,8 @@ import _settings
 
 import engineio_sc
 
+_settings.tune_gc()
+
 eio = engineio_sc.AsyncServer(
     ping_interval=_settings.ping_interval(),
     ping_timeout=_settings.ping_timeout(),

@@ -9,6 +9,8 @@ from __future__ import annotations
 import _settings
 import engineio
 
+_settings.tune_gc()
+
 eio = engineio.AsyncServer(
     async_mode="asgi",
     ping_interval=_settings.ping_interval(),
