@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -98,6 +99,19 @@ def _by_rep(runs: Sequence[RunResult], scenario: Scenario, config: str) -> dict[
     return {r.rep: get(r) for r in _runs_of(runs, scenario.name, config)}
 
 
+def _paired(
+    mine: dict[int, float | None],
+    other: dict[int, float | None],
+    combine: Callable[[float, float], float],
+) -> dict[int, float | None]:
+    """``combine(mine, other)`` within each repetition (``None`` where either is missing)."""
+    paired: dict[int, float | None] = {}
+    for rep, value in mine.items():
+        base = other.get(rep)
+        paired[rep] = None if value is None or base is None else combine(value, base)
+    return paired
+
+
 def paired_ratios(mine: dict[int, float | None], other: dict[int, float | None]) -> Spread | None:
     """The ratio of two figures within each repetition, over the repetitions.
 
@@ -105,11 +119,8 @@ def paired_ratios(mine: dict[int, float | None], other: dict[int, float | None])
     a ratio taken there is not moved by the machine's drift between repetitions,
     which a ratio of two medians (each from its own repetitions) would be.
     """
-    ratios: list[float | None] = []
-    for rep, value in mine.items():
-        base = other.get(rep)
-        ratios.append(None if value is None or not base else value / base)
-    return spread(ratios)
+    nonzero = {rep: value or None for rep, value in other.items()}
+    return spread(list(_paired(mine, nonzero, operator.truediv).values()))
 
 
 def _ratio(value: Spread | None) -> str:
@@ -241,13 +252,8 @@ def _added_kib(
     runs: Sequence[RunResult], scenario: Scenario, config: str
 ) -> dict[int, float | None]:
     """KiB per idle session above the bare echo on the same server, by repetition."""
-    mine = _by_rep(runs, scenario, config)
     bare = _by_rep(runs, scenario, "bare/" + config.split("/", 1)[1])
-    added: dict[int, float | None] = {}
-    for rep, value in mine.items():
-        base = bare.get(rep)
-        added[rep] = None if value is None or base is None else value - base
-    return added
+    return _paired(_by_rep(runs, scenario, config), bare, operator.sub)
 
 
 def targets(runs: Sequence[RunResult], scenarios: Sequence[Scenario]) -> str:
