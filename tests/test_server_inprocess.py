@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -14,7 +17,6 @@ import trio
 import trio.testing
 
 import engineio_sc
-from engineio_sc.exceptions import SocketIsClosedError
 
 from .asgi_client import ASGIClient, FakeWebSocket, HTTPExchange, Response
 
@@ -307,7 +309,7 @@ async def test_client_close_releases_pending_get_with_noop(
 
 
 async def test_server_disconnect_delivers_queue_then_close(
-    eio: engineio_sc.AsyncServer, client: ASGIClient
+    eio: engineio_sc.AsyncServer, client: ASGIClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     recorder = Recorder(eio)
     sid, _ = await client.handshake()
@@ -315,8 +317,9 @@ async def test_server_disconnect_delivers_queue_then_close(
     await eio.send(sid, "last words")
     with anyio.fail_after(0.05):  # returns promptly: the client is not polling
         await eio.disconnect(sid)
-    with pytest.raises(SocketIsClosedError):
-        await eio.send(sid, "too late")
+    with caplog.at_level(logging.WARNING, logger="engineio_sc.server"):
+        await eio.send(sid, "too late")  # dropped, with a warning, as python-engineio does
+    assert f"Cannot send to sid {sid}" in caplog.text
     assert (await client.get(query)).packets == ["4last words", "1"]
     await check_session_ended(recorder, client, sid, "server disconnect")
 
@@ -414,7 +417,9 @@ async def test_invalid_event_name(eio: engineio_sc.AsyncServer) -> None:
         eio.on("connected", lambda: None)  # type: ignore[call-overload]
 
 
-async def test_sessions(eio: engineio_sc.AsyncServer, client: ASGIClient) -> None:
+async def test_sessions(
+    eio: engineio_sc.AsyncServer, client: ASGIClient, caplog: pytest.LogCaptureFixture
+) -> None:
     sid, _ = await client.handshake()
     assert await eio.get_session(sid) == {}
     await eio.save_session(sid, {"a": 1})
@@ -426,8 +431,9 @@ async def test_sessions(eio: engineio_sc.AsyncServer, client: ASGIClient) -> Non
         await eio.get_session("nope")
     with pytest.raises(KeyError):
         eio.transport("nope")
-    with pytest.raises(SocketIsClosedError):
+    with caplog.at_level(logging.WARNING, logger="engineio_sc.server"):
         await eio.send("nope", "x")
+    assert "Cannot send to sid nope" in caplog.text
 
 
 async def test_messages_handled_in_order(client: ASGIClient, eio: engineio_sc.AsyncServer) -> None:
@@ -823,9 +829,112 @@ async def test_background_task_result_and_error(eio: engineio_sc.AsyncServer) ->
     with pytest.raises(ValueError, match="x"):
         await eio.start_background_task(fail)
     slow = eio.start_background_task(anyio.sleep_forever)
-    slow.cancel()
-    await slow.wait()
+    assert slow.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await slow
     assert slow.cancelled()
+    assert not slow.cancel()  # done already
+
+
+async def test_background_task_has_the_interface_of_an_asyncio_task(
+    eio: engineio_sc.AsyncServer,
+) -> None:
+    """What callers of an ``asyncio.Task`` use (python-socketio keeps each
+    handler's task in a set and drops it from a done callback), on both backends."""
+    release = anyio.Event()
+    seen: list[tuple[str, object]] = []
+
+    async def work() -> str:
+        await release.wait()
+        return "result"
+
+    task = eio.start_background_task(work)
+    holder = {task}
+    task.add_done_callback(holder.discard)
+    task.add_done_callback(lambda t: seen.append(("first", t.result())))
+
+    def forgotten(t: engineio_sc.BackgroundTask) -> None:
+        seen.append(("forgotten", t))
+
+    task.add_done_callback(forgotten)
+    assert task.remove_done_callback(forgotten) == 1
+    assert task.get_name() == "work"
+    assert not task.done()
+    assert not task.cancelled()
+    with pytest.raises(asyncio.InvalidStateError):
+        task.result()
+    with pytest.raises(asyncio.InvalidStateError):
+        task.exception()
+    release.set()
+    assert await task == "result"
+    assert holder == set()
+    assert seen == [("first", "result")]
+    assert task.done()
+    assert task.exception() is None
+
+    late: list[engineio_sc.BackgroundTask] = []
+    task.add_done_callback(late.append)  # done already: called soon, not at once
+    assert late == []
+    with anyio.fail_after(1):
+        while not late:
+            await anyio.lowlevel.checkpoint()
+    assert late == [task]
+
+
+async def test_background_task_exception_and_cancellation_states(
+    eio: engineio_sc.AsyncServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    def fail() -> None:
+        raise ValueError("boom")
+
+    failing = eio.start_background_task(fail)
+    with anyio.fail_after(1):
+        with pytest.raises(ValueError, match="boom"):
+            await failing
+    assert isinstance(failing.exception(), ValueError)
+    with pytest.raises(ValueError, match="boom"):
+        failing.result()
+    assert "background task fail failed" in caplog.text
+
+    def bad_callback(task: engineio_sc.BackgroundTask) -> None:
+        raise RuntimeError("callback")
+
+    sleeper = eio.start_background_task(anyio.sleep_forever)
+    sleeper.add_done_callback(bad_callback)  # logged, and the others still run
+    ends: list[bool] = []
+    sleeper.add_done_callback(lambda t: ends.append(t.cancelled()))
+    assert sleeper.remove_done_callback(print) == 0
+    sleeper.cancel()
+    with anyio.fail_after(1), pytest.raises(asyncio.CancelledError):
+        await sleeper
+    assert ends == [True]
+    assert "done callback of background task sleep_forever failed" in caplog.text
+    with pytest.raises(asyncio.CancelledError):
+        sleeper.exception()
+    with pytest.raises(asyncio.CancelledError):
+        sleeper.result()
+
+
+async def test_send_packet_takes_python_engineio_packets(
+    eio: engineio_sc.AsyncServer, client: ASGIClient
+) -> None:
+    """python-socketio sends with ``eio.send_packet(sid, engineio.packet.Packet(...))``."""
+    from engineio import packet as eio_packet
+
+    sid, _ = await client.handshake()
+    for pkt in (
+        eio_packet.Packet(eio_packet.MESSAGE, "text"),
+        eio_packet.Packet(eio_packet.MESSAGE, b"\x01\x02"),
+        eio_packet.Packet(eio_packet.MESSAGE, {"a": [1, 2]}),
+        eio_packet.Packet(eio_packet.MESSAGE, 1.5),
+        eio_packet.Packet(eio_packet.NOOP),
+    ):
+        await eio.send_packet(sid, pkt)
+    await eio.send_packet(sid, engineio_sc.Packet(engineio_sc.PacketType.MESSAGE, "own"))
+    response = await client.get(f"EIO=4&transport=polling&sid={sid}")
+    assert response.packets == ["4text", "bAQI=", '4{"a":[1,2]}', "41.5", "6", "4own"]
+    with pytest.raises(ValueError, match="binary"):  # an object that only looks like a packet
+        await eio.send_packet(sid, SimpleNamespace(packet_type=2, data=b"\x01"))
 
 
 async def test_background_task_needs_running_server() -> None:

@@ -22,7 +22,16 @@ import anyio
 import trio
 import trio.lowlevel
 
-__all__ = ["Event", "Signal", "TaskGroup", "clock", "event_type", "signal_type", "task_group"]
+__all__ = [
+    "Event",
+    "Signal",
+    "TaskGroup",
+    "call_soon",
+    "clock",
+    "event_type",
+    "signal_type",
+    "task_group",
+]
 
 
 class Event(Protocol):
@@ -46,6 +55,15 @@ def _on_asyncio() -> bool:
 def clock() -> Callable[[], float]:
     """The clock ``anyio.current_time()`` reads, for the running backend."""
     return asyncio.get_running_loop().time if _on_asyncio() else trio.current_time
+
+
+def call_soon(fn: Callable[..., object], *args: Any) -> None:
+    """Call ``fn(*args)`` soon, from the running backend's event loop, not from
+    the caller's frame (as ``loop.call_soon``); ``fn`` must not raise."""
+    if _on_asyncio():
+        asyncio.get_running_loop().call_soon(fn, *args)
+    else:
+        trio.lowlevel.current_trio_token().run_sync_soon(fn, *args)
 
 
 def event_type() -> Callable[[], Event]:

@@ -10,7 +10,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from types import CoroutineType, TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, Protocol, TypeVar, overload
 
 import anyio
 import anyio.abc
@@ -31,6 +31,18 @@ from .protocol import Packet, PacketType
 __all__ = ["AsyncServer"]
 
 Handler = Callable[..., Any]
+
+
+class ForeignPacket(Protocol):
+    """A packet object of python-engineio, as :meth:`AsyncServer.send_packet` reads it."""
+
+    @property
+    def packet_type(self) -> int: ...
+
+    @property
+    def data(self) -> object: ...
+
+
 H = TypeVar("H", bound=Handler)
 EventName = Literal["connect", "message", "disconnect"]
 
@@ -317,37 +329,64 @@ class AsyncServer:
         """Send a message to a client, waiting while its queue is full.
 
         ``str`` goes out as text, ``bytes`` as binary, ``dict`` and ``list`` as
-        compact JSON text.
+        compact JSON text. A message for a session that is unknown, closing or
+        closed is dropped with a warning, as python-engineio does.
 
         Raises:
-            SocketIsClosedError: the session is unknown, closing or closed.
             TypeError: ``data`` is of another type.
+            QueueFullError: the queue is full and ``queue_full`` is ``'raise'``.
+            SocketIsClosedError: the queue is full and ``queue_full`` is
+                ``'disconnect'``: the client was just disconnected.
         """
         if isinstance(data, str):
             packet = Packet(PacketType.MESSAGE, data)
         elif isinstance(data, bytes | bytearray | memoryview):
             packet = Packet(PacketType.MESSAGE, bytes(data))
         elif isinstance(data, dict | list):
-            packet = Packet(
-                PacketType.MESSAGE, self.options.json.dumps(data, separators=(",", ":"))
-            )
+            packet = Packet(PacketType.MESSAGE, self._json_text(data))
         else:
             raise TypeError(f"cannot send {type(data).__name__}: use str, bytes, dict or list")
-        await self._live(sid).send(packet)
+        await self._send(sid, packet)
 
-    async def send_packet(self, sid: str, pkt: Packet) -> None:
+    async def send_packet(self, sid: str, pkt: Packet | ForeignPacket) -> None:
         """Send a raw packet to a client.
 
-        Raises:
-            SocketIsClosedError: the session is unknown, closing or closed.
-        """
-        await self._live(sid).send(pkt)
+        ``pkt`` is a :class:`~engineio_sc.Packet`, or a packet object of
+        python-engineio (anything with its ``packet_type`` and ``data``
+        attributes: ``data`` may be ``str``, ``bytes``, a ``dict`` or ``list``
+        sent as JSON, ``None``, or another value sent as its ``str()``). A packet
+        for a session that is unknown, closing or closed is dropped with a
+        warning, as python-engineio does.
 
-    def _live(self, sid: str) -> Session:
+        Raises:
+            ValueError: a binary packet that is not a message.
+            QueueFullError: the queue is full and ``queue_full`` is ``'raise'``.
+            SocketIsClosedError: the queue is full and ``queue_full`` is
+                ``'disconnect'``: the client was just disconnected.
+        """
+        await self._send(sid, pkt if isinstance(pkt, Packet) else self._from_foreign(pkt))
+
+    async def _send(self, sid: str, packet: Packet) -> None:
         session = self._sessions.get(sid)
-        if session is None:
-            raise SocketIsClosedError(f"session {sid} is unknown or closed")
-        return session
+        if session is None or not await session.send(packet):
+            self.logger.warning("Cannot send to sid %s: the session is closed", sid)
+
+    def _json_text(self, value: dict[str, Any] | list[Any]) -> str:
+        return self.options.json.dumps(value, separators=(",", ":"))
+
+    def _from_foreign(self, pkt: ForeignPacket) -> Packet:
+        """A python-engineio packet object as a :class:`Packet`, its data encoded
+        as python-engineio encodes it."""
+        data = pkt.data
+        if data is None:
+            data = ""
+        elif isinstance(data, bytes | bytearray | memoryview):
+            data = bytes(data)
+        elif isinstance(data, dict | list):
+            data = self._json_text(data)
+        elif not isinstance(data, str):
+            data = str(data)
+        return Packet(PacketType(pkt.packet_type), data)
 
     async def get_session(self, sid: str) -> dict[str, Any]:
         """Return the user session dict of a client.
@@ -439,8 +478,8 @@ class AsyncServer:
         Raises:
             RuntimeError: the server is not running.
         """
-        task = BackgroundTask(getattr(target, "__name__", repr(target)))
-        self._group().start_soon(task._run, target, args, kwargs, self.logger, name=task.name)
+        task = BackgroundTask(getattr(target, "__name__", repr(target)), self.logger)
+        self._group().start_soon(task._run, target, args, kwargs, name=task.name)
         return task
 
     async def sleep(self, seconds: float = 0) -> None:

@@ -328,14 +328,17 @@ class Session:
         """How many packets wait in the outbound stream."""
         return 0 if self._out is None else self._out[0].statistics().current_buffer_used
 
-    async def send(self, packet: Packet) -> None:
+    async def send(self, packet: Packet) -> bool:
         """Queue a packet. When the queue is full, wait, raise or disconnect, as
         the ``queue_full`` option says.
 
+        Returns:
+            ``False`` if the session is closing or closed: the packet is dropped.
+
         Raises:
-            SocketIsClosedError: the session is closing or closed (or was just
-                closed for being too slow).
             QueueFullError: the queue is full and ``queue_full`` is ``'raise'``.
+            SocketIsClosedError: the queue is full and ``queue_full`` is
+                ``'disconnect'``: the session was just closed for being too slow.
         """
         ws = self._ws
         try:
@@ -347,7 +350,7 @@ class Session:
                     await ws.send(packet.encode())
                 except WebSocketClosed:
                     self.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
-                    raise anyio.ClosedResourceError from None
+                    return False
                 finally:
                     self._direct = False
                     if self._direct_done is not None:
@@ -356,9 +359,10 @@ class Session:
             else:
                 await self._enqueue(packet, self._options.queue_full)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            raise SocketIsClosedError(f"session {self.sid} is closed") from None
+            return False
         if packet.type is PacketType.MESSAGE:
             self.messages_out += 1
+        return True
 
     async def _enqueue(self, packet: Packet, policy: str) -> None:
         """Queue a packet; when the queue is full, wait, raise or disconnect."""
@@ -377,7 +381,7 @@ class Session:
             raise QueueFullError(f"session {self.sid} has {size} packets queued")
         self._log.warning("%s: %d packets queued, disconnecting the slow client", self.sid, size)
         self.close(DisconnectReason.SERVER_DISCONNECT, abort=True)
-        raise anyio.ClosedResourceError
+        raise SocketIsClosedError(f"session {self.sid} was closed: its queue is full")
 
     def _queued(self) -> None:
         """Packets are queued: on WebSocket, make sure a writer is taking them."""
@@ -503,8 +507,7 @@ class Session:
         """Send a ping: written at once when the WebSocket is free (no writer task
         needed), queued otherwise, waiting for room when the queue is full."""
         if self._ws is not None and self._writer is None and not self._direct:
-            with contextlib.suppress(SocketIsClosedError):
-                await self.send(PING)
+            await self.send(PING)
             return
         with contextlib.suppress(anyio.ClosedResourceError):
             await self._enqueue(PING, "wait")

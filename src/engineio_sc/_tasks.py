@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import inspect
 import logging
 from collections.abc import Callable, Generator
@@ -10,7 +12,11 @@ from typing import Any
 
 import anyio
 
+from ._backend import call_soon
+
 __all__ = ["BackgroundTask", "call_handler"]
+
+DoneCallback = Callable[["BackgroundTask"], object]
 
 
 async def call_handler(fn: Callable[..., Any], *args: Any) -> Any:
@@ -25,24 +31,29 @@ class BackgroundTask:
     """A task started by :meth:`AsyncServer.start_background_task`.
 
     It runs in the server's task group, so it is cancelled when the server shuts
-    down. An exception it raises is logged and kept: awaiting the task (or
-    :meth:`wait`) returns its result or raises that exception.
+    down. It has the interface that callers of an ``asyncio.Task`` use, on trio
+    as on asyncio: it can be awaited, and it has :meth:`add_done_callback`,
+    :meth:`cancel`, :meth:`done`, :meth:`cancelled`, :meth:`result` and
+    :meth:`exception`. An exception the task raises is logged and kept for
+    whoever asks for the result.
     """
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, name: str, logger: logging.Logger) -> None:
+        self._name = name
+        self._log = logger
         self._scope = anyio.CancelScope()
         self._done = anyio.Event()
         self._result: Any = None
         self._error: BaseException | None = None
         self._cancelled = False
+        self._callbacks: list[tuple[DoneCallback, contextvars.Context | None]] = []
+
+    def __repr__(self) -> str:
+        state = "done" if self.done() else "pending"
+        return f"<BackgroundTask {self._name!r} {state}>"
 
     async def _run(
-        self,
-        target: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        logger: logging.Logger,
+        self, target: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
         try:
             with self._scope:
@@ -52,28 +63,105 @@ class BackgroundTask:
             raise
         except Exception as exc:
             self._error = exc
-            logger.exception("background task %s failed", self.name)
+            self._log.exception("background task %s failed", self._name)
         finally:
+            self._cancelled = self._cancelled or self._scope.cancelled_caught
             self._done.set()
+            callbacks, self._callbacks = self._callbacks, []
+            for callback, context in callbacks:
+                self._call(callback, context)
 
-    def cancel(self) -> None:
-        """Cancel the task (it ends at its next checkpoint)."""
+    def _call(self, callback: DoneCallback, context: contextvars.Context | None) -> None:
+        try:
+            if context is None:
+                callback(self)
+            else:
+                context.run(callback, self)
+        except Exception:
+            self._log.exception("done callback of background task %s failed", self._name)
+
+    @property
+    def name(self) -> str:
+        """The task's name: its target's name."""
+        return self._name
+
+    def get_name(self) -> str:
+        """The task's name (as ``asyncio.Task.get_name``)."""
+        return self._name
+
+    def add_done_callback(
+        self, fn: DoneCallback, /, *, context: contextvars.Context | None = None
+    ) -> None:
+        """Call ``fn(task)`` when the task is done (soon, if it is done already).
+
+        An exception the callback raises is logged.
+        """
+        if self.done():
+            call_soon(self._call, fn, context)
+        else:
+            self._callbacks.append((fn, context))
+
+    def remove_done_callback(self, fn: DoneCallback, /) -> int:
+        """Forget ``fn`` as a done callback; return how many were removed."""
+        kept = [entry for entry in self._callbacks if entry[0] != fn]
+        removed = len(self._callbacks) - len(kept)
+        self._callbacks = kept
+        return removed
+
+    def cancel(self, msg: object = None) -> bool:
+        """Cancel the task (it ends at its next checkpoint).
+
+        Returns:
+            ``False`` if the task was already done, else ``True``.
+        """
+        if self.done():
+            return False
         self._scope.cancel()
+        return True
 
     def done(self) -> bool:
-        """Whether the task has finished."""
+        """Whether the task has finished, cancelled or not."""
         return self._done.is_set()
 
     def cancelled(self) -> bool:
         """Whether the task was cancelled (by :meth:`cancel` or a shutdown)."""
-        return self._cancelled or self._scope.cancelled_caught
+        return self._cancelled
+
+    def result(self) -> Any:
+        """The task's return value.
+
+        Raises:
+            asyncio.InvalidStateError: the task is not done.
+            asyncio.CancelledError: the task was cancelled.
+            Exception: what the task raised.
+        """
+        error = self.exception()
+        if error is not None:
+            raise error
+        return self._result
+
+    def exception(self) -> BaseException | None:
+        """The exception the task raised, or ``None``.
+
+        Raises:
+            asyncio.InvalidStateError: the task is not done.
+            asyncio.CancelledError: the task was cancelled.
+        """
+        if not self.done():
+            raise asyncio.InvalidStateError(f"background task {self._name} is not done")
+        if self._cancelled:
+            raise asyncio.CancelledError(f"background task {self._name} was cancelled")
+        return self._error
 
     async def wait(self) -> Any:
-        """Wait for the task; return its result or raise its exception."""
+        """Wait for the task; return its result or raise its exception.
+
+        Raises:
+            asyncio.CancelledError: the task was cancelled.
+            Exception: what the task raised.
+        """
         await self._done.wait()
-        if self._error is not None and not self.cancelled():
-            raise self._error
-        return self._result
+        return self.result()
 
     def __await__(self) -> Generator[Any, None, Any]:
         return self.wait().__await__()
