@@ -7,7 +7,7 @@ It drives an ASGI application the way Hypercorn does (one task per request,
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -274,3 +274,47 @@ async def served(
     with anyio.fail_after(fail_after):
         async with server:
             yield server, ASGIClient(engineio_sc.ASGIApp(server))
+
+
+class Pending:
+    """A request in flight; its response once the ``async with pending()`` is done."""
+
+    def __init__(self) -> None:
+        self.result: Response | None = None
+
+    @property
+    def response(self) -> Response:
+        assert self.result is not None, "the request has not finished"
+        return self.result
+
+
+@asynccontextmanager
+async def pending(request: Callable[[], Awaitable[Response]]) -> AsyncIterator[Pending]:
+    """Starts ``request`` and runs the body once every task waits (the request
+    is pending); leaving waits for the request to finish."""
+    in_flight = Pending()
+
+    async def run() -> None:
+        in_flight.result = await request()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run)
+        await anyio.wait_all_tasks_blocked()
+        yield in_flight
+
+
+@asynccontextmanager
+async def lifespan(app: ASGIApp) -> AsyncIterator[list[str]]:
+    """Runs the lifespan's start-up, the block, then its shut-down (unless the
+    start-up failed); the replies of the application."""
+    replies: list[str] = []
+    to_app = anyio.create_memory_object_stream[dict[str, Any]](5)
+    from_app = anyio.create_memory_object_stream[dict[str, Any]](5)
+    async with to_app[0], to_app[1], from_app[0], from_app[1], anyio.create_task_group() as tg:
+        tg.start_soon(app, {"type": "lifespan"}, to_app[1].receive, from_app[0].send)
+        await to_app[0].send({"type": "lifespan.startup"})
+        replies.append((await from_app[1].receive())["type"])
+        yield replies
+        if not replies[0].endswith("failed"):
+            await to_app[0].send({"type": "lifespan.shutdown"})
+            replies.append((await from_app[1].receive())["type"])

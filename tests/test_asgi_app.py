@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-import anyio
 import hypothesis
 import pytest
 from hypothesis import strategies as st
@@ -14,7 +13,7 @@ from hypothesis import strategies as st
 import engineio_sc
 from engineio_sc._http import parse_query
 
-from .asgi_client import ASGIClient
+from .asgi_client import ASGIClient, lifespan
 
 pytestmark = pytest.mark.anyio
 
@@ -106,17 +105,9 @@ def test_static_default_file_rule(public: Path) -> None:
         engineio_sc.ASGIApp(engineio_sc.AsyncServer(), static_files={"/": 42})
 
 
-async def run_lifespan(app: engineio_sc.ASGIApp, *, fail: bool = False) -> list[str]:
-    replies: list[str] = []
-    to_app = anyio.create_memory_object_stream[dict[str, Any]](5)
-    from_app = anyio.create_memory_object_stream[dict[str, Any]](5)
-    async with to_app[0], to_app[1], from_app[0], from_app[1], anyio.create_task_group() as tg:
-        tg.start_soon(app, {"type": "lifespan"}, to_app[1].receive, from_app[0].send)
-        await to_app[0].send({"type": "lifespan.startup"})
-        replies.append((await from_app[1].receive())["type"])
-        if not replies[0].endswith("failed"):
-            await to_app[0].send({"type": "lifespan.shutdown"})
-            replies.append((await from_app[1].receive())["type"])
+async def run_lifespan(app: engineio_sc.ASGIApp) -> list[str]:
+    async with lifespan(app) as replies:
+        pass
     return replies
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,7 +17,7 @@ import trio.testing
 
 import engineio_sc
 
-from .asgi_client import ASGIClient, FakeWebSocket, HTTPExchange, Response
+from .asgi_client import ASGIClient, FakeWebSocket, HTTPExchange, pending
 
 pytestmark = pytest.mark.anyio
 
@@ -77,33 +76,6 @@ async def check_session_ended(
     await recorder.disconnected.wait()
     assert recorder.events[-1] == ("disconnect", sid, reason)
     assert (await client.get(f"EIO=4&transport=polling&sid={sid}")).json()["code"] == 1
-
-
-class Pending:
-    """A request in flight; its response once the ``async with pending()`` is done."""
-
-    def __init__(self) -> None:
-        self.result: Response | None = None
-
-    @property
-    def response(self) -> Response:
-        assert self.result is not None, "the request has not finished"
-        return self.result
-
-
-@asynccontextmanager
-async def pending(request: Callable[[], Awaitable[Response]]) -> AsyncIterator[Pending]:
-    """Starts ``request`` and runs the body once every task waits (the request
-    is pending); leaving waits for the request to finish."""
-    in_flight = Pending()
-
-    async def run() -> None:
-        in_flight.result = await request()
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(run)
-        await anyio.wait_all_tasks_blocked()
-        yield in_flight
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ __all__ = [
     "call_soon",
     "clock",
     "event_type",
+    "on_asyncio",
     "signal_type",
     "task_group",
 ]
@@ -44,7 +45,7 @@ class Event(Protocol):
     async def wait(self) -> Any: ...
 
 
-def _on_asyncio() -> bool:
+def on_asyncio() -> bool:
     try:
         asyncio.get_running_loop()
     except RuntimeError:  # no asyncio loop running: trio
@@ -54,13 +55,13 @@ def _on_asyncio() -> bool:
 
 def clock() -> Callable[[], float]:
     """The clock ``anyio.current_time()`` reads, for the running backend."""
-    return asyncio.get_running_loop().time if _on_asyncio() else trio.current_time
+    return asyncio.get_running_loop().time if on_asyncio() else trio.current_time
 
 
 def call_soon(fn: Callable[..., object], *args: Any) -> None:
     """Call ``fn(*args)`` soon, from the running backend's event loop, not from
     the caller's frame (as ``loop.call_soon``); ``fn`` must not raise."""
-    if _on_asyncio():
+    if on_asyncio():
         asyncio.get_running_loop().call_soon(fn, *args)
     else:
         trio.lowlevel.current_trio_token().run_sync_soon(fn, *args)
@@ -68,7 +69,7 @@ def call_soon(fn: Callable[..., object], *args: Any) -> None:
 
 def event_type() -> Callable[[], Event]:
     """The event class of the running backend."""
-    return asyncio.Event if _on_asyncio() else trio.Event
+    return asyncio.Event if on_asyncio() else trio.Event
 
 
 class Signal(Protocol):
@@ -158,11 +159,11 @@ class TaskGroup(Protocol):
 def task_group() -> AbstractAsyncContextManager[TaskGroup]:
     """A new task group: trio's own nursery on trio (anyio's task group wraps it and
     its tasks, which costs a session time and memory), anyio's on asyncio."""
-    if _on_asyncio():
+    if on_asyncio():
         return anyio.create_task_group()
     return trio.open_nursery()
 
 
 def signal_type() -> Callable[[], Signal]:
     """The :class:`Signal` of the running backend."""
-    return _AsyncioSignal if _on_asyncio() else _TrioSignal
+    return _AsyncioSignal if on_asyncio() else _TrioSignal

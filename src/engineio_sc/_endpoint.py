@@ -92,7 +92,7 @@ class Endpoint:
     async def _open(self, transport: Transport, request: HTTPRequest) -> Session | HTTPResponse:
         """Create a session and run the connect handler: the session, or the 401."""
         server = self._server
-        if not server._accepting:
+        if not server._lifecycle.accepting:
             raise ProtocolError(ErrorCode.BAD_REQUEST, status=503, message="Server shutting down")
         limit = self._options.max_sessions
         if limit is not None and len(server._sessions) >= limit:

@@ -8,7 +8,7 @@ import inspect
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from types import CoroutineType, TracebackType
 from typing import Any, Literal, Protocol, TypeVar, overload
 
@@ -18,6 +18,7 @@ import anyio.abc
 from . import _asgi
 from ._endpoint import Endpoint
 from ._http import HTTPConnection, HTTPRequest, HTTPResponse, WebSocket
+from ._lifecycle import Lifecycle
 from ._options import AllowRequest, JSONModule, Options, make_options
 from ._proxies import LOOPBACK
 from ._queue import Event, Queue
@@ -192,13 +193,11 @@ class AsyncServer:
         self.handlers: dict[str, Handler] = {}
         self._disconnect_takes_reason = True
         self._sessions: dict[str, Session] = {}
-        self._tg: anyio.abc.TaskGroup | None = None
-        self._outer: anyio.abc.TaskGroup | None = None
-        self._started: anyio.Event | None = None
-        self._stop: anyio.Event | None = None
-        self._stopped: anyio.Event | None = None
-        self._accepting = False
-        self._shut_down = False
+        self._lifecycle = Lifecycle(
+            lambda: list(self._sessions.values()),
+            close_timeout=self.options.close_timeout,
+            logger=self.logger,
+        )
         self._endpoint = Endpoint(self)
         self._closed_totals = [0, 0, 0]  # sessions, messages in, messages out
 
@@ -460,12 +459,7 @@ class AsyncServer:
     # -- tasks -------------------------------------------------------------------
 
     def _group(self) -> anyio.abc.TaskGroup:
-        if self._tg is None:
-            raise RuntimeError(
-                "the server is not running: use 'async with AsyncServer() as eio:' "
-                "or serve it through ASGIApp"
-            )
-        return self._tg
+        return self._lifecycle.group()
 
     def start_background_task(
         self, target: Callable[..., Awaitable[Any] | Any], *args: Any, **kwargs: Any
@@ -535,22 +529,10 @@ class AsyncServer:
     @property
     def running(self) -> bool:
         """Whether the server's task group is open."""
-        return self._tg is not None
+        return self._lifecycle.running
 
     async def __aenter__(self) -> AsyncServer:
-        if self._outer is not None:
-            raise RuntimeError("the server is already running")
-        self._started, self._stop, self._stopped = anyio.Event(), anyio.Event(), anyio.Event()
-        self._shut_down = False
-        outer = anyio.create_task_group()
-        await outer.__aenter__()
-        self._outer = outer
-        try:
-            await outer.start(self._run)
-        except BaseException as exc:
-            self._outer = None
-            await outer.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
+        await self._lifecycle.open()
         return self
 
     async def __aexit__(
@@ -559,42 +541,7 @@ class AsyncServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        outer, self._outer = self._outer, None
-        assert outer is not None
-        try:
-            with anyio.CancelScope(shield=True):
-                await self.shutdown()
-        except BaseException as error:
-            # Cancelled from outside the shield (asyncio's native cancellation
-            # pierces it): end what is left at once, then leave the group.
-            self._abort()
-            await outer.__aexit__(type(error), error, error.__traceback__)
-            raise
-        return await outer.__aexit__(exc_type, exc, tb)
-
-    def _abort(self) -> None:
-        self._accepting = False
-        if self._stop is not None:
-            self._stop.set()
-        if self._tg is not None:
-            self._tg.cancel_scope.cancel()
-
-    async def _run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        assert self._stop is not None
-        assert self._stopped is not None
-        assert self._started is not None
-        try:
-            async with anyio.create_task_group() as tg:
-                self._tg = tg
-                self._accepting = True
-                task_status.started()
-                self._started.set()
-                await self._stop.wait()
-                tg.cancel_scope.cancel()
-        finally:
-            self._tg = None
-            self._accepting = False
-            self._stopped.set()
+        return await self._lifecycle.close(exc_type, exc, tb)
 
     async def shutdown(self) -> None:
         """Close every session, cancel what is left, and return when nothing of the
@@ -603,47 +550,24 @@ class AsyncServer:
         Each client gets what was queued for it and its close packet if it takes
         them within ``close_timeout``.
         """
-        if self._tg is None or self._stop is None or self._stopped is None:
-            return
-        self._accepting = False
-        self._shut_down = True
-        self.logger.info("shutting down")
-        sessions = list(self._sessions.values())
-        for session in sessions:
-            session.close(DisconnectReason.SERVER_DISCONNECT)
-        with anyio.move_on_after(self.options.close_timeout):
-            for session in sessions:
-                await session.done.wait()
-        # What is left is cancelled: sessions in the server's group with the group,
-        # WebSocket sessions (which run in their requests' tasks) one by one.
-        running = [session for session in sessions if session.cancel()]
-        self._stop.set()
-        await self._stopped.wait()
-        for session in running:
-            await session.done.wait()
+        await self._lifecycle.shutdown()
+
+    def shutdown_on_signals(self) -> AbstractContextManager[None]:
+        """A context manager: while inside, SIGTERM and SIGINT start
+        :meth:`shutdown` at once, then go on to the handler that was installed for
+        them (an ASGI server's, which then stops the server).
+
+        :class:`~engineio_sc.ASGIApp`'s lifespan uses it: an ASGI server waits
+        for its open requests before it runs the lifespan's shutdown, and a held
+        long poll would keep it waiting until the next ping. Only handlers that a
+        program installed are chained, in the main thread.
+        """
+        return self._lifecycle.shutdown_on_signals()
 
     def _serve(self, handle: Callable[[], Awaitable[None]]) -> Awaitable[None]:
-        """Run one request inside the server's task group, opening it if need be.
-
-        When no lifespan opened the group, the first request hosts it: it stays
-        inside ``async with self`` until the server shuts down or it is cancelled.
-        Once the group is open, the request is awaited as it is, with no frame of
-        this method kept for as long as it runs (a WebSocket session's whole life).
-        """
-        if self._tg is not None or self._shut_down:  # after shutdown(): refused, not restarted
-            return handle()
-        return self._host(handle)
-
-    async def _host(self, handle: Callable[[], Awaitable[None]]) -> None:
-        if self._started is not None and not self._started.is_set():
-            await self._started.wait()
-            await handle()
-            return
-        self.logger.info("no lifespan opened the server: this request hosts its task group")
-        async with self:
-            await handle()
-            assert self._stop is not None
-            await self._stop.wait()
+        """Run one request inside the server's task group, opening it if need be
+        (see :mod:`engineio_sc._lifecycle`)."""
+        return self._lifecycle.serve(handle)
 
     # -- requests --------------------------------------------------------------
 

@@ -63,9 +63,11 @@ class ASGIApp:
 
     The lifespan opens the server's task group (``async with engineio_server``),
     runs ``on_startup`` and ``on_shutdown`` (sync or async), and is relayed to
-    ``other_asgi_app`` too, hooks or not. Without lifespan events (when mounted
-    under a router that does not forward them), the first request opens the
-    server's task group.
+    ``other_asgi_app`` too, hooks or not. While the lifespan runs, SIGTERM and
+    SIGINT start the server's shutdown before the ASGI server's own handler
+    (see :meth:`~engineio_sc.AsyncServer.shutdown_on_signals`). Without
+    lifespan events (when mounted under a router that does not forward them),
+    the first request opens the server's task group in a task of its own.
 
     Args:
         engineio_server: the :class:`~engineio_sc.AsyncServer`.
@@ -157,6 +159,7 @@ class ASGIApp:
             async with contextlib.AsyncExitStack() as stack:
                 if not self.engineio_server.running:  # else the program's own `async with` owns it
                     await stack.enter_async_context(self.engineio_server)
+                    stack.enter_context(self.engineio_server.shutdown_on_signals())
                 failure = await relay.step(message) if relay else None
                 if failure is not None:
                     await send({"type": "lifespan.startup.failed", "message": failure})
