@@ -64,8 +64,9 @@ async def send_response(send: Send, response: HTTPResponse) -> None:
 class ASGIHTTPConnection:
     """An ASGI ``http`` request as an :class:`~engineio_sc._http.HTTPConnection`."""
 
-    def __init__(self, receive: Receive) -> None:
+    def __init__(self, receive: Receive, send: Send) -> None:
         self._receive = receive
+        self._send = send
         self._disconnected = False
 
     async def read_body(self, limit: int) -> bytes:
@@ -92,6 +93,12 @@ class ASGIHTTPConnection:
             message = await self._receive()
             if message["type"] == "http.disconnect":
                 self._disconnected = True
+
+    async def farewell(self, response: HTTPResponse) -> None:
+        """Write ``response``, unless the client is gone or the server refuses."""
+        if not self._disconnected:
+            with contextlib.suppress(Exception):
+                await send_response(self._send, response)
 
 
 class ASGIWebSocket:
@@ -180,7 +187,7 @@ async def _serve_http(server: Any, scope: Scope, receive: Receive, send: Send) -
     request = request_from_scope(scope)
 
     async def http() -> None:
-        response = await server.handle_http(request, ASGIHTTPConnection(receive))
+        response = await server.handle_http(request, ASGIHTTPConnection(receive, send))
         await send_response(send, response)
 
     await server._serve(http)

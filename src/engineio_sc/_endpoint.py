@@ -23,7 +23,7 @@ from ._http import (
     error_response,
 )
 from ._reasons import DisconnectReason
-from ._session import Session
+from ._session import CLOSE_TEXT, Session
 from ._tasks import call_handler
 from .exceptions import ContentTooLongError, ErrorCode, ProtocolError
 from .protocol import (
@@ -48,6 +48,18 @@ __all__ = ["Endpoint"]
 _TEXT = ("Content-Type", "text/plain; charset=UTF-8")
 _NO_STORE = ("Cache-Control", "no-store")
 _UNROUTABLE = (SessionState.HANDSHAKE, SessionState.CLOSED)
+
+FAREWELL_TIMEOUT = 1.0
+"""Seconds a cancelled poll may spend writing its close packet."""
+
+
+def _cancellation(exc: BaseException) -> bool:
+    """Whether ``exc`` is the backend's cancellation (alone or in a group, as a
+    trio nursery raises it)."""
+    cancelled = anyio.get_cancelled_exc_class()
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(cancelled)[1] is None
+    return isinstance(exc, cancelled)
 
 
 def _refused_origin() -> ProtocolError:
@@ -192,23 +204,38 @@ class Endpoint:
         if payload is not None:  # no waiting, so no need to watch for the client leaving
             return HTTPResponse(200, payload.encode(), [_TEXT, _NO_STORE])
         refusal: ProtocolError | None = None
-        async with task_group() as tg:
+        try:
+            async with task_group() as tg:
 
-            async def watch() -> None:
-                await conn.wait_disconnected()
+                async def watch() -> None:
+                    await conn.wait_disconnected()
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(watch)
+                try:
+                    payload = await session.poll()
+                except ProtocolError as exc:
+                    refusal = exc
                 tg.cancel_scope.cancel()
-
-            tg.start_soon(watch)
-            try:
-                payload = await session.poll()
-            except ProtocolError as exc:
-                refusal = exc
-            tg.cancel_scope.cancel()
+        except BaseException as exc:
+            if _cancellation(exc):
+                await self._farewell(session, conn)
+            raise
         if refusal is not None:
             raise refusal
         if payload is None:  # the client went away: nothing was taken from the queue
             return HTTPResponse(499)
         return HTTPResponse(200, payload.encode(), [_TEXT, _NO_STORE])
+
+    async def _farewell(self, session: Session, conn: HTTPConnection) -> None:
+        """The held poll was cancelled from outside: the ASGI server took the
+        request away (Hypercorn does, at its graceful timeout, when it stops).
+        It was the session's transport, so the session closes, and the poll is
+        answered with the close packet if the connection can still carry it."""
+        self._server.logger.info("%s: its held poll was cancelled, closing", session.sid)
+        session.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
+        with anyio.CancelScope(shield=True), anyio.move_on_after(FAREWELL_TIMEOUT):
+            await conn.farewell(HTTPResponse(200, CLOSE_TEXT.encode(), [_TEXT, _NO_STORE]))
 
     # -- websocket -------------------------------------------------------------
 

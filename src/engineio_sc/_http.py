@@ -110,6 +110,13 @@ class HTTPConnection(Protocol):
         """Return when the client has gone away."""
         ...
 
+    async def farewell(self, response: HTTPResponse) -> None:
+        """Write ``response`` now, if the connection still can: the request was
+        cancelled from outside while the server held it (an ASGI server cancels
+        its requests when it stops). Called in a shielded scope with a short
+        deadline; an adapter that cannot write then returns at once."""
+        ...
+
 
 class WebSocketClosed(Exception):
     """The WebSocket is closed: nothing more can be received or sent."""

@@ -230,6 +230,11 @@ class AiohttpConnection:
                 return
             await anyio.sleep(DISCONNECT_CHECK_INTERVAL)
 
+    async def farewell(self, response: HTTPResponse) -> None:
+        """Nothing: a cancelled handler's response cannot be written (the
+        application's shut-down hook closes every session before aiohttp or Sanic
+        cancels its requests)."""
+
 
 class AiohttpWebSocket:
     """``aiohttp.web.WebSocketResponse`` as a :class:`~engineio_sc._http.WebSocket`.

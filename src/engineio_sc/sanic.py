@@ -241,6 +241,11 @@ class SanicConnection:
         which ends the poll just as well."""
         await anyio.sleep_forever()
 
+    async def farewell(self, response: HTTPResponse) -> None:
+        """Nothing: a cancelled handler's response cannot be written (the
+        application's shut-down hook closes every session before aiohttp or Sanic
+        cancels its requests)."""
+
 
 class SanicWebSocket:
     """Sanic's WebSocket (``websocket_handshake`` on its protocol) as a

@@ -251,6 +251,9 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
         """Return once the client has gone away."""
         await self._gone.wait()
 
+    async def farewell(self, response: HTTPResponse) -> None:
+        """Nothing: Tornado cancels no handler (see :class:`~engineio_sc._http.HTTPConnection`)."""
+
     async def _serve_http(self, request: HTTPRequest) -> None:
         server = self.engineio_server
 
