@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engineio_sc
-from engineio_sc.exceptions import ProtocolError
+from engineio_sc._http import read_body
+from engineio_sc.exceptions import ContentTooLongError, ProtocolError
 from engineio_sc.protocol import (
     Packet,
     PingTimedOut,
@@ -60,6 +61,21 @@ async def test_malformed_payload_closes_only_its_session(
         assert (await client.get(q(bystander))).packets == ["4queued"]
         assert (await client.post(q(bystander), "4fine")).status == 200
     assert caplog.text.count("POST request refused") == 1
+
+
+async def test_body_discard_ends_when_the_client_leaves() -> None:
+    """A client that leaves while the rest of its over-long body is thrown away
+    ends the discarding, without an error of its own."""
+    parts = [b"4" * 8, b"x" * 8, b"y" * 8]
+
+    async def next_part() -> bytes | None:
+        if parts:
+            return parts.pop(0)
+        raise ContentTooLongError("the client went away during the body")
+
+    with pytest.raises(ContentTooLongError, match=r"^body over 10 bytes$"):
+        await read_body(next_part, 10, 5.0)
+    assert parts == []
 
 
 async def test_harmless_packets_are_ignored() -> None:
