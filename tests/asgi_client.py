@@ -81,6 +81,8 @@ class HTTPExchange:
     gone: anyio.Event = field(default_factory=anyio.Event)
     body_sent: anyio.Event | None = None
     """When set, the last part of the body waits for this event."""
+    received: int = 0
+    """Bytes of the body the application has received."""
 
     def disconnect(self) -> None:
         self.gone.set()
@@ -130,6 +132,7 @@ class ASGIClient:
                 if len(parts) == 1 and exchange.body_sent is not None:
                     await exchange.body_sent.wait()
                 part = parts.pop(0)
+                exchange.received += len(part)
                 return {"type": "http.request", "body": part, "more_body": bool(parts)}
             await exchange.gone.wait()
             return {"type": "http.disconnect"}

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engineio_sc
-from engineio_sc.exceptions import ProtocolError
+from engineio_sc._http import read_body
+from engineio_sc.exceptions import ContentTooLongError, ProtocolError
 from engineio_sc.protocol import (
     Packet,
     PingTimedOut,
@@ -37,6 +38,7 @@ def q(sid: str) -> str:
 @pytest.mark.parametrize(
     "body",
     [
+        b"",
         b"x",
         b"4ok\x1e\x1e4lost",
         b"b!!!not base64",
@@ -54,11 +56,26 @@ async def test_malformed_payload_closes_only_its_session(
         bystander, _ = await client.handshake()
         await server.send(bystander, "queued")
         response = await client.post(q(victim), body)
-        assert response.status == 400
+        assert (response.status, response.json()) == (400, {"code": 3, "message": "Bad request"})
         assert (await client.get(q(victim))).json()["code"] == 1
         assert (await client.get(q(bystander))).packets == ["4queued"]
         assert (await client.post(q(bystander), "4fine")).status == 200
-    assert "POST request refused" in caplog.text
+    assert caplog.text.count("POST request refused") == 1
+
+
+async def test_body_discard_ends_when_the_client_leaves() -> None:
+    """A client that leaves while the rest of its over-long body is thrown away
+    ends the discarding, without an error of its own."""
+    parts = [b"4" * 8, b"x" * 8, b"y" * 8]
+
+    async def next_part() -> bytes | None:
+        if parts:
+            return parts.pop(0)
+        raise ContentTooLongError("the client went away during the body")
+
+    with pytest.raises(ContentTooLongError, match=r"^body over 10 bytes$"):
+        await read_body(next_part, 10, 5.0)
+    assert parts == []
 
 
 async def test_harmless_packets_are_ignored() -> None:

@@ -272,8 +272,12 @@ def test_decode_payload_utf8_text() -> None:
     )
 
 
-def test_decode_payload_empty_body() -> None:
-    assert decode_payload(b"") == ([], None)
+def test_decode_payload_empty_body_is_malformed() -> None:
+    packets, error = decode_payload(b"")
+    assert packets == []
+    assert error is not None
+    assert_bad_request(error)
+    assert error.detail == "empty payload"
 
 
 @pytest.mark.parametrize("body", [b"4\xff", b"\xc3", b"4hello\x1e4\xe2\x82", b"\xed\xa0\x80"])
@@ -331,8 +335,7 @@ def test_packet_polling_round_trip(packet: Packet) -> None:
     assert decode_text(encoded) == packet
 
 
-@given(st.lists(packets))
-@example([])
+@given(st.lists(packets, min_size=1))
 @example([Packet(PacketType.MESSAGE, b"")])
 @example([Packet(PacketType.MESSAGE, b""), Packet(PacketType.MESSAGE, "")])
 def test_payload_round_trip(items: list[Packet]) -> None:
@@ -354,7 +357,7 @@ def check_payload_result(body: bytes) -> None:
         assert error is not None
         return
     if error is None:
-        assert len(packets) == (len(items) if body else 0)
+        assert len(packets) == len(items)
     else:
         assert len(packets) < len(items)
 

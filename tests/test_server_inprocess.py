@@ -16,6 +16,7 @@ import trio
 import trio.testing
 
 import engineio_sc
+from engineio_sc._http import DISCARD_MIN
 
 from .asgi_client import ASGIClient, FakeWebSocket, HTTPExchange, pending
 
@@ -222,14 +223,57 @@ async def test_method_not_allowed_with_sid(client: ASGIClient) -> None:
 
 
 async def test_post_over_limit_is_413_and_keeps_session() -> None:
-    server = engineio_sc.AsyncServer(max_http_buffer_size=10)
+    """The rest of the body is read (and thrown away) before the 413, which
+    closes the connection; the session stays open."""
+    server = engineio_sc.AsyncServer(max_http_buffer_size=10, close_timeout=0.3)
     client = ASGIClient(engineio_sc.ASGIApp(server))
     async with server:
         sid, info = await client.handshake()
         assert info["maxPayload"] == 10
         query = f"EIO=4&transport=polling&sid={sid}"
-        assert (await client.post(query, "4" + "x" * 10, chunks=4)).status == 413
-        assert (await client.post(query, "4" + "x" * 9)).status == 200
+        exchange = HTTPExchange()
+        too_long = await client.post(query, "4" + "x" * 999, chunks=100, exchange=exchange)
+        assert (too_long.status, too_long.headers["connection"]) == (413, "close")
+        assert exchange.received == 1000
+        fits = await client.post(query, "4" + "x" * 9)
+        assert fits.status == 200
+        assert "connection" not in fits.headers
+        await server.disconnect(sid)
+
+
+async def test_post_far_over_limit_is_not_read_to_its_end(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Beyond the limit, at most max(limit, DISCARD_MIN) more bytes are read."""
+    server = engineio_sc.AsyncServer(max_http_buffer_size=10, close_timeout=0.3)
+    client = ASGIClient(engineio_sc.ASGIApp(server))
+    async with server:
+        sid, _ = await client.handshake()
+        exchange = HTTPExchange()
+        body = b"4" * (DISCARD_MIN * 4)
+        query = f"EIO=4&transport=polling&sid={sid}"
+        response = await client.post(query, body, chunks=len(body) // 1000, exchange=exchange)
+        assert (response.status, response.headers["connection"]) == (413, "close")
+        assert 10 + DISCARD_MIN <= exchange.received <= 10 + DISCARD_MIN + 1000
+        assert "POST refused: body over 10 bytes (the rest left unread)" in caplog.text
+        assert (await client.post(query, "4fits")).status == 200
+        await server.disconnect(sid)
+
+
+async def test_post_stalled_over_limit_is_answered_after_close_timeout(virtual: bool) -> None:
+    """A body that stops coming once it is over the limit is given
+    ``close_timeout`` seconds to end, then answered 413."""
+    server = engineio_sc.AsyncServer(max_http_buffer_size=10, close_timeout=0.3)
+    client = ASGIClient(engineio_sc.ASGIApp(server))
+    async with server:
+        sid, _ = await client.handshake()
+        exchange = HTTPExchange(body_sent=anyio.Event())  # the last part never comes
+        start = anyio.current_time()
+        query = f"EIO=4&transport=polling&sid={sid}"
+        response = await client.post(query, "4" * 40, chunks=4, exchange=exchange)
+        assert close_to(anyio.current_time() - start, 0.3, virtual)
+        assert (response.status, response.headers["connection"]) == (413, "close")
+        assert exchange.received == 30
         await server.disconnect(sid)
 
 

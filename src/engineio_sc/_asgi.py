@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 from ._environ import asgi_environ
-from ._http import Headers, HTTPRequest, HTTPResponse, WebSocketClosed, parse_query
+from ._http import Headers, HTTPRequest, HTTPResponse, WebSocketClosed, parse_query, read_body
 from .exceptions import ContentTooLongError
 
 __all__ = [
@@ -57,6 +57,8 @@ async def send_response(send: Send, response: HTTPResponse) -> None:
         headers.append((name.encode("latin-1"), value.encode("latin-1")))
     if not sized:
         headers.append((b"content-length", str(len(body)).encode()))
+    if response.close_connection:
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -68,24 +70,21 @@ class ASGIHTTPConnection:
         self._receive = receive
         self._send = send
         self._disconnected = False
+        self._body_read = False
 
-    async def read_body(self, limit: int) -> bytes:
-        """Read the body, counting bytes as they arrive (``Content-Length`` is
-        not trusted; chunked bodies are counted the same way)."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await self._receive()
-            if message["type"] == "http.disconnect":
-                self._disconnected = True
-                raise ContentTooLongError("the client went away during the body")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise ContentTooLongError(f"body over {limit} bytes")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+    async def read_body(self, limit: int, discard_for: float) -> bytes:
+        """Read the body (see :func:`~engineio_sc._http.read_body`)."""
+        return await read_body(self._next_part, limit, discard_for)
+
+    async def _next_part(self) -> bytes | None:
+        if self._body_read:
+            return None
+        message = await self._receive()
+        if message["type"] == "http.disconnect":
+            self._disconnected = True
+            raise ContentTooLongError("the client went away during the body")
+        self._body_read = not message.get("more_body", False)
+        return bytes(message.get("body", b""))
 
     async def wait_disconnected(self) -> None:
         """Return once the client has gone away."""

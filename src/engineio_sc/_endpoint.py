@@ -197,7 +197,7 @@ class Endpoint:
             return self._refuse(request, exc)
         except ContentTooLongError as exc:
             self._log("too-long", "POST refused: %s", exc)
-            return HTTPResponse(413)
+            return HTTPResponse(413, close_connection=True)
 
     async def _poll(self, session: Session, conn: HTTPConnection) -> HTTPResponse:
         payload = session.poll_ready()

@@ -8,14 +8,18 @@ An adapter (ASGI, aiohttp, ...) turns its framework's request into a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
-from .exceptions import ProtocolError
+import anyio
+
+from .exceptions import ContentTooLongError, ProtocolError
 
 __all__ = [
+    "DISCARD_MIN",
+    "BodyPart",
     "HTTPConnection",
     "HTTPRequest",
     "HTTPResponse",
@@ -24,6 +28,7 @@ __all__ = [
     "error_response",
     "json_response",
     "parse_query",
+    "read_body",
 ]
 
 Headers = list[tuple[str, str]]
@@ -52,11 +57,21 @@ class HTTPRequest:
 
 @dataclass(slots=True)
 class HTTPResponse:
-    """A response for the adapter to write."""
+    """A response for the adapter to write.
+
+    Attributes:
+        status: the HTTP status.
+        body: the body.
+        headers: the headers (the adapter adds ``Content-Length``).
+        close_connection: close the connection once the response is written
+            (the adapter tells its server so: ``Connection: close`` for an ASGI
+            server).
+    """
 
     status: int
     body: bytes = b""
     headers: Headers = field(default_factory=list)
+    close_connection: bool = False
 
 
 def parse_query(query_string: str) -> dict[str, str]:
@@ -95,14 +110,73 @@ def error_response(error: ProtocolError) -> HTTPResponse:
     return json_response(error.status, {"code": int(error.code), "message": error.message})
 
 
+BodyPart = Callable[[], Awaitable[bytes | None]]
+"""Reads the next part of a request body: ``None`` once it is all read. Raises
+:class:`~engineio_sc.exceptions.ContentTooLongError` if the client goes away
+before the end of it."""
+
+DISCARD_MIN = 65_536
+"""Bytes beyond the limit that :func:`read_body` reads and throws away, at the
+least, when a body is over it (however small the limit)."""
+
+
+async def read_body(next_part: BodyPart, limit: int, discard_for: float) -> bytes:
+    """Read a request body with ``next_part``, counting bytes as they arrive
+    (``Content-Length`` is not trusted; chunked bodies are counted the same way).
+
+    A body over ``limit`` is not kept, but read on and thrown away before the
+    error is raised, so that the client gets the ``413`` that follows: a client
+    may write its whole body before it reads anything, and a socket closed with
+    unread data in it is reset, which loses the answer. That is bounded, against
+    an endless body: at most ``max(limit, DISCARD_MIN)`` bytes beyond the limit,
+    and for at most ``discard_for`` seconds. Past either bound the error is
+    raised at once, the rest left unread. Either way the server's ``413`` then
+    closes the connection (:attr:`HTTPResponse.close_connection`).
+
+    Raises:
+        ContentTooLongError: the body is over ``limit`` bytes, or the client went
+            away before the end of it.
+    """
+    parts: list[bytes] = []
+    size = 0
+    while (part := await next_part()) is not None:
+        size += len(part)
+        if size > limit:
+            excess = max(limit, DISCARD_MIN) - (size - limit)
+            read = await _discard(next_part, excess, discard_for)
+            raise ContentTooLongError(
+                f"body over {limit} bytes" + ("" if read else " (the rest left unread)")
+            )
+        parts.append(part)
+    return b"".join(parts)
+
+
+async def _discard(next_part: BodyPart, budget: int, timeout: float) -> bool:
+    """Read what is left of a body and drop it, within ``budget`` bytes and
+    ``timeout`` seconds: whether nothing is left (read to the end, or the client
+    went away)."""
+    with anyio.move_on_after(timeout):
+        try:
+            while budget >= 0:
+                part = await next_part()
+                if part is None:
+                    return True
+                budget -= len(part)
+        except ContentTooLongError:  # the client went away
+            return True
+    return False
+
+
 class HTTPConnection(Protocol):
     """The per-request I/O a polling request needs from its adapter."""
 
-    async def read_body(self, limit: int) -> bytes:
-        """Read the whole request body.
+    async def read_body(self, limit: int, discard_for: float) -> bytes:
+        """Read the whole request body (as :func:`read_body` does, where the
+        adapter has to read it itself).
 
         Raises:
-            ContentTooLongError: the body is longer than ``limit`` bytes.
+            ContentTooLongError: the body is longer than ``limit`` bytes (or the
+                client went away before the end of it).
         """
         ...
 

@@ -564,8 +564,12 @@ class Session:
             self._release = packet
             self._poll.cancel()
 
-    async def post(self, read_body: Callable[[int], Awaitable[bytes]]) -> None:
+    async def post(self, read_body: Callable[[int, float], Awaitable[bytes]]) -> None:
         """Serve a ``POST``: read the body and take its packets in order.
+
+        ``read_body(limit, discard_for)`` is the request's
+        :meth:`~engineio_sc._http.HTTPConnection.read_body`: an over-long body is
+        thrown away for up to ``close_timeout`` seconds before the error.
 
         Raises:
             ContentTooLongError: the body is over ``max_http_buffer_size``.
@@ -576,7 +580,8 @@ class Session:
             raise self._conflict("overlapping POST requests")
         self._posting = True
         try:
-            body = await read_body(self._options.max_http_buffer_size)
+            options = self._options
+            body = await read_body(options.max_http_buffer_size, options.close_timeout)
             packets, error = decode_payload(body)
             for packet in packets:
                 await self._receive(packet)

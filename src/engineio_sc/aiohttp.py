@@ -45,7 +45,7 @@ from ._frameworks import (
     websocket_max_size,
     wsgi_environ,
 )
-from ._http import Headers, HTTPRequest, HTTPResponse, WebSocketClosed, parse_query
+from ._http import Headers, HTTPRequest, HTTPResponse, WebSocketClosed, parse_query, read_body
 from .exceptions import ContentTooLongError
 
 if TYPE_CHECKING:
@@ -145,11 +145,17 @@ async def _respond(request: web.Request, response: HTTPResponse) -> web.Response
         body=response.body,
         headers=CIMultiDict(response_headers(response)),
     )
+    if response.close_connection:
+        reply.force_close()
     try:
         await reply.prepare(request)
         await reply.write_eof()
     except ConnectionError:
         pass  # the client went away; aiohttp logs the request as it does for its own
+    if response.close_connection and not request.content.is_eof():
+        # The rest of the body is not to be read: aiohttp would read on for up
+        # to its lingering_time (10 s by default) before it closes.
+        request.protocol.force_close()
     return reply
 
 
@@ -198,28 +204,21 @@ class AiohttpConnection:
     def __init__(self, request: web.Request) -> None:
         self._request = request
 
-    async def read_body(self, limit: int) -> bytes:
-        """Read the body, counting bytes as they arrive (``Content-Length`` is
-        not trusted; chunked bodies are counted the same way).
+    async def read_body(self, limit: int, discard_for: float) -> bytes:
+        """Read the body (see :func:`~engineio_sc._http.read_body`).
 
         Raises:
             ContentTooLongError: the body is over ``limit`` bytes, or the client
                 went away before the end of it.
         """
-        chunks: list[bytes] = []
-        size = 0
-        content = self._request.content
-        while True:
-            try:
-                chunk = await content.readany()
-            except ConnectionError as exc:
-                raise ContentTooLongError("the client went away during the body") from exc
-            if not chunk:
-                return b"".join(chunks)
-            size += len(chunk)
-            if size > limit:
-                raise ContentTooLongError(f"body over {limit} bytes")
-            chunks.append(chunk)
+        return await read_body(self._next_part, limit, discard_for)
+
+    async def _next_part(self) -> bytes | None:
+        try:
+            part = await self._request.content.readany()
+        except ConnectionError as exc:
+            raise ContentTooLongError("the client went away during the body") from exc
+        return part or None  # b"" at the end
 
     async def wait_disconnected(self) -> None:
         """Return once the client's connection is closed (checked every

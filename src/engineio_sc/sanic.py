@@ -33,6 +33,7 @@ try:
     from sanic import Request, Sanic
     from sanic.compat import Header
     from sanic.exceptions import SanicException
+    from sanic.http import Http
     from sanic.response import HTTPResponse as SanicResponse
     from websockets.exceptions import ConnectionClosed
 except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -50,8 +51,7 @@ from ._frameworks import (
     websocket_max_size,
     wsgi_environ,
 )
-from ._http import Headers, HTTPRequest, HTTPResponse, WebSocketClosed, parse_query
-from .exceptions import ContentTooLongError
+from ._http import Headers, HTTPRequest, HTTPResponse, WebSocketClosed, parse_query, read_body
 
 if TYPE_CHECKING:
     from ._server import AsyncServer
@@ -163,8 +163,15 @@ def _sanic_response(response: HTTPResponse) -> SanicResponse:
 
 async def _respond(request: Request, response: HTTPResponse) -> None:
     """Write ``response`` now (the handler then returns ``None``)."""
+    http = request.stream if isinstance(request.stream, Http) else None
+    if response.close_connection and http is not None:
+        http.keep_alive = False  # Sanic says "connection: close", and closes after it
     reply = await request.respond(_sanic_response(response))
     await reply.send(end_stream=True)
+    if response.close_connection and http is not None and http.request_body:
+        # The rest of the body is not to be read: Sanic would read on, up to its
+        # REQUEST_MAX_SIZE, before it closes.
+        request.transport.close()
 
 
 def _make_handler(server: AsyncServer, host: ServerHost) -> Handler:
@@ -211,30 +218,25 @@ class SanicConnection:
 
     def __init__(self, request: Request) -> None:
         self._request = request
+        self._body_read = False
 
-    async def read_body(self, limit: int) -> bytes:
-        """Read the body, counting bytes as they arrive (``Content-Length`` is
-        not trusted; chunked bodies are counted the same way).
+    async def read_body(self, limit: int, discard_for: float) -> bytes:
+        """Read the body (see :func:`~engineio_sc._http.read_body`).
 
         Raises:
             ContentTooLongError: the body is over ``limit`` bytes.
         """
+        return await read_body(self._next_part, limit, discard_for)
+
+    async def _next_part(self) -> bytes | None:
         stream: Any = self._request.stream
-        if stream is None:  # the body was read already
-            body = bytes(self._request.body)
-            if len(body) > limit:
-                raise ContentTooLongError(f"body over {limit} bytes")
-            return body
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            chunk = await stream.read()
-            if chunk is None:
-                return b"".join(chunks)
-            size += len(chunk)
-            if size > limit:
-                raise ContentTooLongError(f"body over {limit} bytes")
-            chunks.append(chunk)
+        if stream is not None:
+            part: bytes | None = await stream.read()
+            return part
+        if self._body_read:
+            return None
+        self._body_read = True
+        return bytes(self._request.body)  # read already: the only part
 
     async def wait_disconnected(self) -> None:
         """Never returns: Sanic cancels the handler when its client goes away,

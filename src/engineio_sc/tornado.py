@@ -46,6 +46,7 @@ try:
     import tornado.iostream
     import tornado.web
     import tornado.websocket
+    from tornado.http1connection import HTTP1Connection
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         'engineio_sc.tornado needs Tornado: pip install "engineio_sc[tornado]"'
@@ -118,16 +119,26 @@ def translate_request(handler: tornado.web.RequestHandler) -> dict[str, Any]:
 
 
 async def _write(handler: tornado.web.RequestHandler, response: HTTPResponse) -> None:
+    """Write ``response``, and close the connection once it is sent if the
+    response says so (Tornado has nothing to read of it: it reads the whole
+    request body before the handler runs)."""
     if handler._finished:
         return
     handler.set_status(response.status)
     handler.clear_header("Content-Type")
     for name, value in response_headers(response):
         handler.add_header(name, value)
+    closing: HTTP1Connection | None = None
+    connection = handler.request.connection
+    if response.close_connection and isinstance(connection, HTTP1Connection):
+        closing = connection
+        handler.set_header("Connection", "close")
     if response.body:
         handler.write(response.body)
     with contextlib.suppress(tornado.iostream.StreamClosedError):  # the client went away
         await handler.finish()
+    if closing is not None:
+        closing.close()
 
 
 @tornado.web.stream_request_body
@@ -237,8 +248,11 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
             scheme="https" if request.protocol == "https" else "http",
         )
 
-    async def read_body(self, limit: int) -> bytes:
+    async def read_body(self, limit: int, discard_for: float) -> bytes:
         """The body Tornado has read (see :class:`~engineio_sc._http.HTTPConnection`).
+
+        Tornado reads the whole body before the handler runs (within its own
+        ``max_body_size`` and ``body_timeout``), so nothing is left to throw away.
 
         Raises:
             ContentTooLongError: the body is over ``limit`` bytes.

@@ -28,6 +28,7 @@ from engineio_sc._http import HTTPConnection, HTTPRequest, HTTPResponse
 
 from ..live.wsclient import Rejected, WebSocketClient, connect
 from ..node_driver import MESSAGES, MODES, NODE, NODE_MODULES, check_session, run_client
+from ..rawhttp import post_endless, post_stalled, post_whole
 from ..servers import REPO_ROOT, RunningServer
 from .conftest import MAX_PAYLOAD, PING_INTERVAL, PING_TIMEOUT, running_example
 
@@ -158,6 +159,40 @@ class EngineIOScenarios:
                 )
                 assert (response.status_code, response.text) == (200, "ok")
                 assert await session.poll() == ["4chunked"]
+                await session.close()
+
+    @pytest.mark.parametrize("chunk", [False, True], ids=["content-length", "chunked"])
+    async def test_oversized_post_gets_a_413_it_can_read(
+        self, example: RunningServer, chunk: bool
+    ) -> None:
+        """A client that writes its whole body, over the limit, before it reads
+        gets the 413; the connection is then closed, and the session lives on."""
+        with anyio.fail_after(DEADLINE):
+            async with http_client(example) as http:
+                session = Polling(http)
+                await session.open()
+                target = f"{PATH}?EIO=4&transport=polling&sid={session.sid}"
+                body = b"4" * (MAX_PAYLOAD * 3 // 2)
+                reply = await post_whole(example.port, target, body, chunk=chunk)
+                assert (reply.status, reply.headers.get("connection")) == (413, "close")
+                assert reply.end == "eof"
+                assert (await session.post("4after")).text == "ok"
+                assert await session.poll() == ["4after"]
+                await session.close()
+
+    async def test_endless_post_is_cut_off(self, example: RunningServer) -> None:
+        """A body far beyond what the server throws away is not read to its end:
+        the connection is closed while the client still writes."""
+        size = 256 * 2**20
+        with anyio.fail_after(DEADLINE):
+            async with http_client(example) as http:
+                session = Polling(http)
+                await session.open()
+                target = f"{PATH}?EIO=4&transport=polling&sid={session.sid}"
+                reply = await post_endless(example.port, target, size)
+                assert reply.written < size
+                assert (await session.post("4after")).text == "ok"
+                assert await session.poll() == ["4after"]
                 await session.close()
 
     async def test_preflight_and_other_methods(self, example: RunningServer) -> None:
@@ -388,6 +423,25 @@ async def check_path_without_trailing_slash(example: RunningServer) -> None:
             assert (await session.post("4no slash")).text == "ok"
             assert await session.poll() == ["4no slash"]
             await session.close()
+
+
+async def check_stalled_post_is_answered(example: RunningServer) -> None:
+    """A client that stops writing in the middle of an over-long body gets its
+    413 once ``close_timeout`` (the examples' default, 5 s) has passed, and the
+    connection closed."""
+    with anyio.fail_after(DEADLINE):
+        async with http_client(example) as http:
+            session = Polling(http)
+            await session.open()
+            target = f"{PATH}?EIO=4&transport=polling&sid={session.sid}"
+            started = anyio.current_time()
+            reply = await post_stalled(
+                example.port, target, 10 * MAX_PAYLOAD, b"4" * MAX_PAYLOAD * 2
+            )
+            elapsed = anyio.current_time() - started
+            assert (reply.status, reply.headers.get("connection")) == (413, "close")
+            assert reply.end == "eof"
+            assert 4.9 < elapsed < 8  # the session has timed out meanwhile: no pongs
 
 
 def run_python(code: str, *, check: bool) -> subprocess.CompletedProcess[str]:

@@ -21,6 +21,7 @@ from .scenarios import (
     check_not_imported_by_package,
     check_path_without_trailing_slash,
     check_poll_ends_when_its_client_leaves,
+    check_stalled_post_is_answered,
 )
 
 pytestmark = pytest.mark.anyio
@@ -31,6 +32,12 @@ FRAMEWORK = "aiohttp_echo"
 
 class TestAiohttp(EngineIOScenarios):
     """The scenarios every framework passes."""
+
+
+async def test_stalled_post_is_answered(example: RunningServer) -> None:
+    """A body that stops coming once it is over the limit is answered after
+    ``close_timeout``, and the connection closed (the framework does not read on)."""
+    await check_stalled_post_is_answered(example)
 
 
 async def test_path_without_trailing_slash(example: RunningServer) -> None:

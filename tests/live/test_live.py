@@ -13,6 +13,7 @@ import pytest
 
 import engineio_sc
 
+from ..rawhttp import post_endless, post_stalled, post_whole
 from .conftest import Serve
 from .wsclient import Rejected, connect
 
@@ -227,6 +228,65 @@ async def test_forbidden_and_oversized_post(serve: Serve) -> None:
         assert too_big.status_code == 413
         fits = await http.post("/engine.io/", params=polling(sid), content="4" + "x" * 49)
         assert fits.status_code == 200
+
+
+LIMIT = 100_000
+"""``max_http_buffer_size`` of the oversized-POST tests."""
+
+
+def raw_target(sid: str) -> str:
+    return f"/engine.io/?EIO=4&transport=polling&sid={sid}"
+
+
+async def still_echoes(http: httpx.AsyncClient, sid: str) -> None:
+    """The session still works: a small message goes to the server and back."""
+    post = await http.post("/engine.io/", params=polling(sid), content="4small")
+    assert (post.status_code, post.text) == (200, "ok")
+    assert (await http.get("/engine.io/", params=polling(sid))).text == "4small"
+
+
+@asynccontextmanager
+async def oversized_post_session(serve: Serve) -> AsyncIterator[tuple[int, str, httpx.AsyncClient]]:
+    """An echo server limited to :data:`LIMIT` bytes a POST and a polling session
+    on it (no ping falls due meanwhile): the port, the sid and an HTTP client."""
+    echo = Echo(max_http_buffer_size=LIMIT, ping_interval=10, ping_timeout=10)
+    async with running(serve, echo) as (url, http):
+        sid = await handshake(http)
+        yield int(url.rsplit(":", 1)[1]), sid, http
+        await still_echoes(http, sid)
+
+
+@pytest.mark.parametrize("chunk", [False, True], ids=["content-length", "chunked"])
+async def test_oversized_post_gets_a_413_it_can_read(serve: Serve, chunk: bool) -> None:
+    """A client that writes its whole body, over the limit, before it reads gets
+    the 413; the server then closes the connection, and the session lives on."""
+    async with oversized_post_session(serve) as (port, sid, _):
+        with anyio.fail_after(10):
+            reply = await post_whole(port, raw_target(sid), b"4" + b"x" * 149_999, chunk=chunk)
+        assert (reply.status, reply.headers.get("connection"), reply.end) == (413, "close", "eof")
+
+
+async def test_endless_post_is_cut_off(serve: Serve) -> None:
+    """A body far beyond what the server throws away is not read to its end:
+    the server answers and closes the connection while the client still writes."""
+    size = 256 * 2**20
+    async with oversized_post_session(serve) as (port, sid, _):
+        with anyio.fail_after(10):
+            reply = await post_endless(port, raw_target(sid), size)
+        assert reply.written < size
+        assert reply.status in (413, None)  # a reset may lose the answer
+
+
+async def test_stalled_post_is_answered_after_close_timeout(serve: Serve) -> None:
+    """A client that stops writing in the middle of an over-long body gets its 413
+    once ``close_timeout`` (0.5 s) has passed, and the connection closed."""
+    async with oversized_post_session(serve) as (port, sid, _):
+        with anyio.fail_after(10):
+            started = anyio.current_time()
+            reply = await post_stalled(port, raw_target(sid), 10 * LIMIT, b"4" * (LIMIT + 1))
+            elapsed = anyio.current_time() - started
+        assert (reply.status, reply.headers.get("connection"), reply.end) == (413, "close", "eof")
+        assert 0.45 < elapsed < 3
 
 
 async def test_websocket_errors(serve: Serve) -> None:

@@ -22,14 +22,16 @@ def decode_payload(body: bytes) -> tuple[list[Packet], ProtocolError | None]:
 
     Decoding goes left to right and stops at the first bad packet: the packets
     before it are returned with the error, so that they are still delivered before
-    the session is closed (as the reference server does).
+    the session is closed (as the reference server does). An empty body is a bad
+    payload too: no client sends one, and the reference server's parser takes it
+    for one empty (so malformed) packet.
     """
+    if not body:
+        return [], ProtocolError(ErrorCode.BAD_REQUEST, detail="empty payload")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return [], ProtocolError(ErrorCode.BAD_REQUEST, detail="payload is not valid UTF-8")
-    if not text:
-        return [], None
     packets: list[Packet] = []
     for item in text.split(SEPARATOR):
         try:
