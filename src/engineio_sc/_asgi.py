@@ -71,15 +71,26 @@ class ASGIHTTPConnection:
         self._send = send
         self._disconnected = False
         self._body_read = False
+        self._first: Message | None = None  # read by read_body's quick look, not yet taken
 
     async def read_body(self, limit: int, discard_for: float) -> bytes:
         """Read the body (see :func:`~engineio_sc._http.read_body`)."""
+        message = await self._receive()
+        body = message.get("body", b"")
+        if (
+            message["type"] == "http.request"
+            and not message.get("more_body", False)
+            and len(body) <= limit
+        ):
+            self._body_read = True
+            return bytes(body)  # the whole body in one message: what clients send
+        self._first = message
         return await read_body(self._next_part, limit, discard_for)
 
     async def _next_part(self) -> bytes | None:
         if self._body_read:
             return None
-        message = await self._receive()
+        message, self._first = self._first or await self._receive(), None
         if message["type"] == "http.disconnect":
             self._disconnected = True
             raise ContentTooLongError("the client went away during the body")
