@@ -16,7 +16,7 @@ import trio.testing
 import engineio_sc
 from engineio_sc.exceptions import SocketIsClosedError
 
-from .asgi_client import ASGIClient, FakeWebSocket, HTTPExchange, Response
+from .asgi_client import ASGIClient, FakeWebSocket, HTTPExchange, Response, served
 
 pytestmark = pytest.mark.anyio
 
@@ -573,26 +573,27 @@ async def test_websocket_bad_frame_closes_session(
     assert recorder.events[-1][2] == "transport error"
 
 
-async def test_upgrade(eio: engineio_sc.AsyncServer, client: ASGIClient) -> None:
-    Recorder(eio)
-    sid, _ = await client.handshake()
-    query = f"EIO=4&transport=polling&sid={sid}"
-    async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as ws:
-        async with pending(lambda: client.get(query)) as poll:
-            await ws.send("2probe")
-            assert await ws.receive() == "3probe"
-        assert poll.response.packets == ["6"]
-        await eio.send(sid, "queued during upgrade")
-        assert (await client.get(query)).packets == ["6"]
-        await ws.send("5")
-        assert await ws.receive() == "4queued during upgrade"
-        assert eio.transport(sid) == "websocket"
-        response = await client.get(query)
-        assert (response.status, response.json()["code"]) == (400, 3)
-        async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as second:
-            assert await second.receive() is None
-        await ws.send("4after")
-        assert await ws.receive() == "4after"
+async def test_upgrade() -> None:
+    async with served(fail_after=10, ping_interval=5) as (eio, client):
+        Recorder(eio)
+        sid, _ = await client.handshake()
+        query = f"EIO=4&transport=polling&sid={sid}"
+        async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as ws:
+            async with pending(lambda: client.get(query)) as poll:
+                await ws.send("2probe")
+                assert await ws.receive() == "3probe"
+            assert poll.response.packets == ["6"]
+            await eio.send(sid, "queued during upgrade")
+            assert (await client.get(query)).packets == ["6"]
+            await ws.send("5")
+            assert await ws.receive() == "4queued during upgrade"
+            assert eio.transport(sid) == "websocket"
+            response = await client.get(query)
+            assert (response.status, response.json()["code"]) == (400, 3)
+            async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as second:
+                assert await second.receive() is None
+            await ws.send("4after")
+            assert await ws.receive() == "4after"
 
 
 async def _upgrade(client: ASGIClient, ws: FakeWebSocket, sid: str) -> None:
