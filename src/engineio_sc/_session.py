@@ -107,6 +107,7 @@ class Session:
         "_server",
         "_tg",
         "_told",
+        "_upgrading",
         "_wake",
         "_writer",
         "_ws",
@@ -149,6 +150,7 @@ class Session:
         self._poll: anyio.CancelScope | None = None  # a pending GET waits in it
         self._release: Packet | None = None
         self._posting = False
+        self._upgrading: anyio.CancelScope | None = None  # a WebSocket joining
         self._held: Packet | None = None
         self._ws: WebSocket | None = None  # the WebSocket, while the session is on it
         self._writer: anyio.CancelScope | None = None  # the running writer's scope
@@ -279,6 +281,8 @@ class Session:
             self._mark_drained()
             self._release = release
         self._wake_poll()  # a pending GET is answered as a closed session's
+        if self._upgrading is not None:  # a joining WebSocket is closed
+            self._upgrading.cancel()
         self._queued()  # on WebSocket, the writer delivers the rest and ends it
         if self._wake is not None:
             self._wake.set()  # the main task moves on to winding down
@@ -614,7 +618,8 @@ class Session:
         comes when the session cannot upgrade (another upgrade is in progress, or
         the session is on WebSocket) is accepted and closed at once. A failed probe
         (anything but ``2probe`` then ``5``, or nothing within ``upgrade_timeout``)
-        closes the new WebSocket; the session stays on polling.
+        closes the new WebSocket; the session stays on polling. Closing the session
+        closes a joining WebSocket too.
         """
         machine = self.machine
         try:
@@ -626,7 +631,7 @@ class Session:
             return
         upgraded = False
         try:
-            with anyio.fail_after(self._options.upgrade_timeout):
+            with anyio.fail_after(self._options.upgrade_timeout) as self._upgrading:
                 await ws.accept([])
                 reply = machine.probe(_decode_frame(await ws.receive()), self._now())
                 self._reschedule()  # a waiting GET's release deadline
@@ -637,6 +642,7 @@ class Session:
         except (TimeoutError, ProtocolError, WebSocketClosed) as exc:
             self._log.info("%s: upgrade failed (%s)", self.sid, exc or type(exc).__name__)
         finally:
+            self._upgrading = None
             machine.upgrade_failed()  # unless it upgraded, or the session closed
             self._wake_poll()
         if upgraded:
