@@ -701,6 +701,7 @@ async def upgrade_server(
 ) -> AsyncIterator[tuple[engineio_sc.AsyncServer, ASGIClient, Recorder]]:
     """An echo server whose pings stay out of the way (on asyncio too), its
     client and its recorder."""
+    options.setdefault("close_timeout", 0.5)  # a polling client left at the end
     async with served(fail_after=10, ping_interval=60, **options) as (eio, client):
         yield eio, client, Recorder(eio)
 
@@ -774,11 +775,13 @@ async def test_a_poll_during_the_upgrade_is_refused_once_upgraded(order: str) ->
 
 
 async def test_the_issues_sequence_as_a_client_sends_it() -> None:
-    """``2probe`` and ``5`` back to back, then at once a GET: the server reads
-    them in whichever order, and refuses the GET."""
+    """Once its WebSocket is accepted, ``2probe`` and ``5`` back to back, then at
+    once a GET: the server reads them in whichever order, and refuses the GET."""
     async with upgrade_server() as (eio, client, _):
         sid, _ = await client.handshake()
         async with client.websocket(joining(sid)) as ws:
+            await anyio.wait_all_tasks_blocked()
+            assert ws.accepted
             await ws.send("2probe")
             await ws.send("5")
             refused = await client.get(polling(sid))
