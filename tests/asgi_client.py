@@ -292,9 +292,13 @@ class Pending:
 
 
 @asynccontextmanager
-async def pending(request: Callable[[], Awaitable[Response]]) -> AsyncIterator[Pending]:
+async def pending(
+    request: Callable[[], Awaitable[Response]], *, until: Callable[[], bool] | None = None
+) -> AsyncIterator[Pending]:
     """Starts ``request`` and runs the body once every task waits (the request
-    is pending); leaving waits for the request to finish."""
+    is pending), or with ``until``, as soon as ``until()`` holds (on asyncio,
+    waiting for every task to wait takes steps of 100 ms); leaving waits for the
+    request to finish."""
     in_flight = Pending()
 
     async def run() -> None:
@@ -302,7 +306,14 @@ async def pending(request: Callable[[], Awaitable[Response]]) -> AsyncIterator[P
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(run)
-        await anyio.wait_all_tasks_blocked()
+        if until is None:
+            await anyio.wait_all_tasks_blocked()
+        else:
+            for _ in range(1000):  # scheduler turns, not time
+                if until():
+                    break
+                await anyio.lowlevel.checkpoint()
+            assert until(), "the request did not get there"
         yield in_flight
 
 

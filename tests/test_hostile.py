@@ -182,7 +182,8 @@ def test_session_machine_only_raises_protocol_errors(frames: list[str], clock: l
             packet: Packet = decode_text(frame)
             machine.receive(packet, now)
             if frame == "2probe":
-                machine.probe(packet)
+                machine.join()
+                machine.probe(packet, now)
             elif frame == "5":
                 machine.upgrade(packet)
         except ProtocolError:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engineio_sc.exceptions import ErrorCode, ProtocolError
 from engineio_sc.protocol import (
+    POLL_RELEASE_DELAY,
     TRANSITIONS,
     ClientClosed,
     Input,
@@ -17,6 +21,8 @@ from engineio_sc.protocol import (
     PacketType,
     PingDue,
     PingTimedOut,
+    PollReleased,
+    PollVerdict,
     SessionMachine,
     SessionState,
     Transport,
@@ -43,9 +49,21 @@ def opened(transport: Transport = Transport.POLLING, now: float = T0) -> Session
     return m
 
 
-def upgrading() -> SessionMachine:
+def joining() -> SessionMachine:
     m = opened()
-    m.probe(PROBE)
+    m.join()
+    return m
+
+
+def upgrading(now: float = T0) -> SessionMachine:
+    m = joining()
+    m.probe(PROBE, now)
+    return m
+
+
+def upgraded() -> SessionMachine:
+    m = upgrading()
+    m.upgrade(UPGRADE)
     return m
 
 
@@ -64,10 +82,15 @@ def closed() -> SessionMachine:
 MAKERS: dict[SessionState, Callable[[], SessionMachine]] = {
     S.HANDSHAKE: machine,
     S.OPEN: opened,
+    S.JOINING: joining,
     S.UPGRADING: upgrading,
     S.CLOSING: closing,
     S.CLOSED: closed,
 }
+
+
+ACTIVE = {S.OPEN, S.JOINING, S.UPGRADING}
+"""The states in which a session takes packets: open, and while it upgrades."""
 
 
 def state_of(m: SessionMachine) -> SessionState:
@@ -77,6 +100,10 @@ def state_of(m: SessionMachine) -> SessionState:
 
 def transport_of(m: SessionMachine) -> Transport:
     return m.transport
+
+
+def verdict_of(m: SessionMachine) -> PollVerdict | None:
+    return m.poll_verdict
 
 
 def assert_bad_request(error: ProtocolError) -> None:
@@ -91,10 +118,13 @@ def test_transition_table_is_the_designed_one() -> None:
     assert {
         (S.HANDSHAKE, Input.ACCEPT): S.OPEN,
         (S.HANDSHAKE, Input.REJECT): S.CLOSED,
-        (S.OPEN, Input.PROBE): S.UPGRADING,
+        (S.OPEN, Input.JOIN): S.JOINING,
+        (S.JOINING, Input.PROBE): S.UPGRADING,
+        (S.JOINING, Input.UPGRADE_FAILED): S.OPEN,
         (S.UPGRADING, Input.UPGRADE): S.OPEN,
         (S.UPGRADING, Input.UPGRADE_FAILED): S.OPEN,
         (S.OPEN, Input.CLOSE): S.CLOSING,
+        (S.JOINING, Input.CLOSE): S.CLOSING,
         (S.UPGRADING, Input.CLOSE): S.CLOSING,
         (S.CLOSING, Input.DRAINED): S.CLOSED,
     } == TRANSITIONS
@@ -138,7 +168,7 @@ FORBIDDEN = [pair for pair in itertools.product(SessionState, Input) if pair not
 
 def test_forbidden_pairs_are_all_the_others() -> None:
     assert len(FORBIDDEN) + len(TRANSITIONS) == len(SessionState) * len(Input)
-    assert len(FORBIDDEN) == 27
+    assert len(FORBIDDEN) == 37
 
 
 @pytest.mark.parametrize(("state", "event"), FORBIDDEN)
@@ -151,10 +181,13 @@ def test_transition_forbidden(state: SessionState, event: Input) -> None:
 DRIVERS: dict[tuple[SessionState, Input], Callable[[SessionMachine], object]] = {
     (S.HANDSHAKE, Input.ACCEPT): lambda m: m.accept(T0),
     (S.HANDSHAKE, Input.REJECT): lambda m: m.reject(),
-    (S.OPEN, Input.PROBE): lambda m: m.probe(PROBE),
+    (S.OPEN, Input.JOIN): lambda m: m.join(),
+    (S.JOINING, Input.PROBE): lambda m: m.probe(PROBE, T0),
+    (S.JOINING, Input.UPGRADE_FAILED): lambda m: m.upgrade_failed(),
     (S.UPGRADING, Input.UPGRADE): lambda m: m.upgrade(UPGRADE),
     (S.UPGRADING, Input.UPGRADE_FAILED): lambda m: m.upgrade_failed(),
     (S.OPEN, Input.CLOSE): lambda m: m.close(),
+    (S.JOINING, Input.CLOSE): lambda m: m.close(),
     (S.UPGRADING, Input.CLOSE): lambda m: m.close(),
     (S.CLOSING, Input.DRAINED): lambda m: m.drained(),
 }
@@ -170,7 +203,7 @@ def test_every_entry_is_reachable_through_the_machine(state: SessionState, event
     assert state_of(m) is state
     DRIVERS[state, event](m)
     assert state_of(m) is TRANSITIONS[state, event]
-    assert m.active is (TRANSITIONS[state, event] in (S.OPEN, S.UPGRADING))
+    assert m.active is (TRANSITIONS[state, event] in ACTIVE)
 
 
 # -- lifecycle -----------------------------------------------------------------------
@@ -186,7 +219,7 @@ def test_new_machine() -> None:
 
 
 def test_active_states() -> None:
-    assert {state for state, make in MAKERS.items() if make().active} == {S.OPEN, S.UPGRADING}
+    assert {state for state, make in MAKERS.items() if make().active} == ACTIVE
 
 
 def test_reject() -> None:
@@ -236,8 +269,9 @@ def test_close_during_handshake_goes_to_closed() -> None:
     assert m.close() is False
 
 
-def test_close_while_upgrading() -> None:
-    m = upgrading()
+@pytest.mark.parametrize("state", [S.JOINING, S.UPGRADING])
+def test_close_while_upgrading(state: SessionState) -> None:
+    m = MAKERS[state]()
     assert m.close() is True
     assert state_of(m) is S.CLOSING
     with pytest.raises(ProtocolError):
@@ -255,7 +289,7 @@ def test_close_clears_a_pending_pong_deadline() -> None:
     assert m.on_timer(T0 + INTERVAL + TIMEOUT) is None
 
 
-@pytest.mark.parametrize("state", [S.HANDSHAKE, S.OPEN, S.UPGRADING, S.CLOSED])
+@pytest.mark.parametrize("state", [S.HANDSHAKE, S.OPEN, S.JOINING, S.UPGRADING, S.CLOSED])
 def test_drained_only_moves_a_closing_session(state: SessionState) -> None:
     m = MAKERS[state]()
     m.drained()
@@ -334,14 +368,17 @@ def test_unsolicited_pong_does_not_move_the_ping() -> None:
 def test_pong_while_upgrading_counts() -> None:
     m = opened()
     assert m.on_timer(T0 + INTERVAL) == PingDue()
-    m.probe(PROBE)
+    m.join()
+    m.probe(PROBE, T0 + INTERVAL + 1.0)
     assert m.receive(PONG, T0 + INTERVAL + 2.0) is None
     assert m.deadline == T0 + INTERVAL + 2.0 + INTERVAL
 
 
 def test_probe_and_upgrade_leave_the_heartbeat_alone() -> None:
     m = opened()
-    m.probe(PROBE)
+    m.join()
+    assert m.deadline == T0 + INTERVAL
+    m.probe(PROBE, T0 + 1.0)
     assert m.deadline == T0 + INTERVAL
     m.upgrade(UPGRADE)
     assert m.deadline == T0 + INTERVAL
@@ -414,8 +451,9 @@ def test_other_packets_are_ignored(kind: PacketType) -> None:
     assert m.deadline == T0 + INTERVAL
 
 
-def test_packets_are_delivered_while_upgrading() -> None:
-    m = upgrading()
+@pytest.mark.parametrize("state", [S.JOINING, S.UPGRADING])
+def test_packets_are_delivered_while_upgrading(state: SessionState) -> None:
+    m = MAKERS[state]()
     assert m.receive(Packet(PacketType.MESSAGE, "x"), T0) == MessageReceived("x")
     assert m.receive(Packet(PacketType.CLOSE), T0) == ClientClosed()
 
@@ -448,7 +486,10 @@ def test_packets_are_ignored_when_not_active(state: SessionState, packet: Packet
 
 def test_probe_and_upgrade() -> None:
     m = opened()
-    assert m.probe(PROBE) == PROBE_ANSWER
+    m.join()
+    assert state_of(m) is S.JOINING
+    assert m.active
+    assert m.probe(PROBE, T0) == PROBE_ANSWER
     assert PROBE_ANSWER.encode() == "3probe"
     assert state_of(m) is S.UPGRADING
     assert transport_of(m) is Transport.POLLING
@@ -477,12 +518,14 @@ def test_anything_but_upgrade_fails_the_upgrade(packet: Packet) -> None:
     assert state_of(m) is S.OPEN
     assert transport_of(m) is Transport.POLLING
     # The session can try again.
-    assert m.probe(PROBE) == PROBE_ANSWER
+    m.join()
+    assert m.probe(PROBE, T0) == PROBE_ANSWER
     assert state_of(m) is S.UPGRADING
 
 
-def test_upgrade_failed() -> None:
-    m = upgrading()
+@pytest.mark.parametrize("state", [S.JOINING, S.UPGRADING])
+def test_upgrade_failed(state: SessionState) -> None:
+    m = MAKERS[state]()
     m.upgrade_failed()
     assert state_of(m) is S.OPEN
     assert transport_of(m) is Transport.POLLING
@@ -508,40 +551,54 @@ def test_upgrade_failed_is_a_no_op_when_not_upgrading(state: SessionState) -> No
     ],
 )
 def test_probe_needs_2probe(packet: Packet) -> None:
-    m = opened()
+    m = joining()
     with pytest.raises(ProtocolError, match="expected 2probe") as info:
-        m.probe(packet)
+        m.probe(packet, T0)
     assert_bad_request(info.value)
+    # The upgrade has failed: the session stays on polling and can try again.
     assert state_of(m) is S.OPEN
+    assert transport_of(m) is Transport.POLLING
+    m.join()
+    assert state_of(m) is S.JOINING
 
 
-def test_probe_on_a_websocket_session() -> None:
+def test_join_on_a_websocket_session() -> None:
     m = opened(Transport.WEBSOCKET)
     with pytest.raises(ProtocolError, match="cannot upgrade") as info:
-        m.probe(PROBE)
+        m.join()
     assert_bad_request(info.value)
     assert state_of(m) is S.OPEN
     assert transport_of(m) is Transport.WEBSOCKET
 
 
-def test_probe_after_the_upgrade() -> None:
-    m = upgrading()
-    m.upgrade(UPGRADE)
+def test_join_after_the_upgrade() -> None:
+    m = upgraded()
     with pytest.raises(ProtocolError, match="cannot upgrade"):
-        m.probe(PROBE)
+        m.join()
     assert state_of(m) is S.OPEN
 
 
-@pytest.mark.parametrize("state", [S.HANDSHAKE, S.UPGRADING, S.CLOSING, S.CLOSED])
-def test_probe_when_not_open(state: SessionState) -> None:
+@pytest.mark.parametrize("state", [S.HANDSHAKE, S.JOINING, S.UPGRADING, S.CLOSING, S.CLOSED])
+def test_join_when_not_open(state: SessionState) -> None:
+    """A second WebSocket while an upgrade is in progress is refused, and the
+    upgrade in progress goes on."""
     m = MAKERS[state]()
     with pytest.raises(ProtocolError, match="cannot upgrade") as info:
-        m.probe(PROBE)
+        m.join()
     assert_bad_request(info.value)
     assert state_of(m) is state
 
 
-@pytest.mark.parametrize("state", [S.HANDSHAKE, S.OPEN, S.CLOSING, S.CLOSED])
+@pytest.mark.parametrize("state", [S.HANDSHAKE, S.OPEN, S.UPGRADING, S.CLOSING, S.CLOSED])
+def test_probe_without_a_joining_websocket(state: SessionState) -> None:
+    m = MAKERS[state]()
+    with pytest.raises(ProtocolError, match="no WebSocket is joining") as info:
+        m.probe(PROBE, T0)
+    assert_bad_request(info.value)
+    assert state_of(m) is state
+
+
+@pytest.mark.parametrize("state", [S.HANDSHAKE, S.OPEN, S.JOINING, S.CLOSING, S.CLOSED])
 def test_upgrade_without_probe(state: SessionState) -> None:
     m = MAKERS[state]()
     with pytest.raises(ProtocolError, match="no upgrade in progress") as info:
@@ -549,3 +606,223 @@ def test_upgrade_without_probe(state: SessionState) -> None:
     assert_bad_request(info.value)
     assert state_of(m) is state
     assert transport_of(m) is Transport.POLLING
+
+
+# -- polls and the upgrade -------------------------------------------------------------
+
+DELAY = POLL_RELEASE_DELAY
+
+
+def test_an_ordinary_poll() -> None:
+    m = opened()
+    assert m.ordinary_poll
+    assert m.poll(T0) is PollVerdict.SERVE
+    assert verdict_of(m) is PollVerdict.SERVE
+    assert not m.ordinary_poll  # one at a time
+    assert m.deadline == T0 + INTERVAL
+    m.poll_done()
+    assert verdict_of(m) is None
+    assert m.ordinary_poll
+
+
+@pytest.mark.parametrize("state", [S.OPEN, S.JOINING, S.UPGRADING])
+def test_a_second_poll_is_a_conflict(state: SessionState) -> None:
+    """Two GETs at once are a client's error, the first one ordinary or waiting."""
+    m = MAKERS[state]()
+    first = m.poll(T0)
+    with pytest.raises(ProtocolError, match="overlapping GET requests") as info:
+        m.poll(T0)
+    assert (info.value.code, info.value.status) == (None, 400)
+    assert verdict_of(m) is first
+    # The caller closes the session, which answers the first GET as a poll.
+    m.close()
+    assert verdict_of(m) is PollVerdict.SERVE
+
+
+@pytest.mark.parametrize("state", [S.JOINING, S.UPGRADING])
+def test_no_ordinary_poll_while_upgrading(state: SessionState) -> None:
+    assert not MAKERS[state]().ordinary_poll
+
+
+def test_no_ordinary_poll_once_upgraded() -> None:
+    m = upgraded()
+    assert not m.ordinary_poll
+    assert m.poll(T0) is PollVerdict.MISMATCH
+
+
+def test_poll_before_the_probe_then_upgrade() -> None:
+    """The GET comes before the probe is processed: it waits, then is refused."""
+    m = joining()
+    assert m.poll(T0) is PollVerdict.WAIT
+    assert m.deadline == T0 + INTERVAL  # no release before the probe
+    assert m.on_timer(T0 + 5.0) is None
+    assert verdict_of(m) is PollVerdict.WAIT
+    m.probe(PROBE, T0 + 5.0)
+    assert verdict_of(m) is PollVerdict.WAIT
+    assert m.deadline == T0 + 5.0 + DELAY
+    m.upgrade(UPGRADE)
+    assert verdict_of(m) is PollVerdict.MISMATCH
+    assert m.deadline == T0 + INTERVAL
+    assert m.on_timer(T0 + 5.0 + DELAY) is None
+    assert verdict_of(m) is PollVerdict.MISMATCH
+    m.poll_done()
+    assert m.poll(T0 + 6.0) is PollVerdict.MISMATCH
+
+
+def test_poll_after_the_probe_then_upgrade() -> None:
+    """The GET comes after the probe is answered and before ``5``: it waits, then
+    is refused."""
+    m = upgrading(T0)
+    assert m.poll(T0 + 0.05) is PollVerdict.WAIT
+    assert m.deadline == T0 + 0.05 + DELAY
+    assert m.on_timer(T0 + 0.05 + DELAY - 0.001) is None
+    m.upgrade(UPGRADE)
+    assert verdict_of(m) is PollVerdict.MISMATCH
+    assert m.deadline == T0 + INTERVAL
+
+
+def test_a_poll_waiting_since_the_join_is_released_after_the_probe() -> None:
+    m = joining()
+    m.poll(T0)
+    m.probe(PROBE, T0 + 3.0)
+    assert m.on_timer(T0 + 3.0 + DELAY - 0.001) is None
+    assert m.on_timer(T0 + 3.0 + DELAY) == PollReleased()
+    assert verdict_of(m) is PollVerdict.NOOP
+    assert m.deadline == T0 + INTERVAL
+    assert m.on_timer(T0 + 3.0 + DELAY) is None  # reported once
+    # A late 5 completes the upgrade; the released GET stays released.
+    m.upgrade(UPGRADE)
+    assert verdict_of(m) is PollVerdict.NOOP
+    assert transport_of(m) is Transport.WEBSOCKET
+
+
+def test_a_poll_after_the_probe_waits_its_own_delay() -> None:
+    m = upgrading(T0)
+    assert m.poll(T0 + 7.0) is PollVerdict.WAIT
+    assert m.deadline == T0 + 7.0 + DELAY
+    assert m.on_timer(T0 + 7.0 + DELAY) == PollReleased()
+    assert verdict_of(m) is PollVerdict.NOOP
+
+
+def test_a_poll_held_before_the_upgrade_is_released_by_the_probe() -> None:
+    m = opened()
+    assert m.poll(T0) is PollVerdict.SERVE
+    m.join()
+    assert verdict_of(m) is PollVerdict.SERVE  # packets still flow to it
+    m.probe(PROBE, T0 + 1.0)
+    assert verdict_of(m) is PollVerdict.NOOP
+    assert m.deadline == T0 + INTERVAL  # at once: no release deadline
+    m.upgrade(UPGRADE)
+    assert verdict_of(m) is PollVerdict.NOOP
+
+
+def test_a_held_poll_stays_ordinary_when_the_upgrade_fails_before_the_probe() -> None:
+    m = opened()
+    m.poll(T0)
+    m.join()
+    m.upgrade_failed()
+    assert verdict_of(m) is PollVerdict.SERVE
+
+
+FAILURES: dict[str, Callable[[SessionMachine], object]] = {
+    "WebSocket gone": lambda m: m.upgrade_failed(),
+    "wrong frame": lambda m: m.probe(UPGRADE, T0) if m.state is S.JOINING else m.upgrade(PROBE),
+}
+
+
+@pytest.mark.parametrize("state", [S.JOINING, S.UPGRADING])
+@pytest.mark.parametrize("failure", list(FAILURES))
+def test_a_failed_upgrade_makes_the_waiting_poll_ordinary(
+    state: SessionState, failure: str
+) -> None:
+    m = MAKERS[state]()
+    assert m.poll(T0) is PollVerdict.WAIT
+    with contextlib.suppress(ProtocolError):
+        FAILURES[failure](m)
+    assert state_of(m) is S.OPEN
+    assert transport_of(m) is Transport.POLLING
+    assert verdict_of(m) is PollVerdict.SERVE
+    assert m.deadline == T0 + INTERVAL
+    assert m.on_timer(T0 + DELAY) is None
+
+
+@pytest.mark.parametrize("state", [S.JOINING, S.UPGRADING])
+def test_closing_makes_the_waiting_poll_ordinary(state: SessionState) -> None:
+    m = MAKERS[state]()
+    m.poll(T0)
+    m.close()
+    assert verdict_of(m) is PollVerdict.SERVE
+    assert m.deadline is None
+
+
+def test_a_poll_that_ends_takes_its_release_deadline_with_it() -> None:
+    m = upgrading()
+    m.poll(T0)
+    m.poll_done()  # its client left
+    assert m.deadline == T0 + INTERVAL
+    assert m.on_timer(T0 + DELAY) is None
+    assert m.poll(T0 + 1.0) is PollVerdict.WAIT
+    assert m.deadline == T0 + 1.0 + DELAY
+
+
+def test_a_release_and_a_ping_due_together_come_one_per_call() -> None:
+    m = opened()
+    m.join()
+    m.probe(PROBE, T0 + INTERVAL - DELAY)
+    m.poll(T0 + INTERVAL - DELAY)
+    assert m.deadline == T0 + INTERVAL
+    assert m.on_timer(T0 + INTERVAL) == PollReleased()
+    assert m.deadline == T0 + INTERVAL
+    assert m.on_timer(T0 + INTERVAL) == PingDue()
+    assert m.deadline == T0 + INTERVAL + TIMEOUT
+
+
+def test_a_release_before_a_pong_deadline() -> None:
+    m = opened()
+    assert m.on_timer(T0 + INTERVAL) == PingDue()
+    m.join()
+    m.poll(T0 + INTERVAL)
+    m.probe(PROBE, T0 + INTERVAL + 1.0)
+    assert m.deadline == T0 + INTERVAL + 1.0 + DELAY
+    assert m.on_timer(T0 + INTERVAL + 1.0 + DELAY) == PollReleased()
+    assert m.deadline == T0 + INTERVAL + TIMEOUT
+
+
+OPERATIONS: dict[str, Callable[[SessionMachine, float], object]] = {
+    "join": lambda m, now: m.join(),
+    "probe": lambda m, now: m.probe(PROBE, now),
+    "bad probe": lambda m, now: m.probe(PONG, now),
+    "upgrade": lambda m, now: m.upgrade(UPGRADE),
+    "bad upgrade": lambda m, now: m.upgrade(PONG),
+    "upgrade failed": lambda m, now: m.upgrade_failed(),
+    "poll": lambda m, now: m.poll(now),
+    "poll done": lambda m, now: m.poll_done(),
+    "pong": lambda m, now: m.receive(PONG, now),
+    "timer": lambda m, now: m.on_timer(now),
+    "close": lambda m, now: m.close(),
+    "drained": lambda m, now: m.drained(),
+}
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(list(OPERATIONS)), st.floats(0, 0.3)), max_size=40))
+def test_any_sequence_keeps_polls_and_states_consistent(steps: list[tuple[str, float]]) -> None:
+    """Whatever the order of upgrades, polls and timers: the machine raises only
+    protocol errors, and a waiting GET always has an outcome to come."""
+    m = opened()
+    now = T0
+    for name, elapsed in steps:
+        now += elapsed
+        with contextlib.suppress(ProtocolError):
+            OPERATIONS[name](m, now)
+        state, verdict = state_of(m), verdict_of(m)
+        assert m.active is (state in ACTIVE)
+        if verdict is PollVerdict.WAIT:
+            assert state in (S.JOINING, S.UPGRADING)
+            if state is S.UPGRADING:  # released within the delay, if 5 does not come
+                assert m.deadline is not None
+                assert m.deadline <= now + DELAY
+        if verdict is PollVerdict.MISMATCH:
+            assert transport_of(m) is Transport.WEBSOCKET
+        if state in (S.JOINING, S.UPGRADING):
+            assert transport_of(m) is Transport.POLLING

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,8 +18,9 @@ import trio.testing
 
 import engineio_sc
 from engineio_sc._http import DISCARD_MIN
+from engineio_sc.protocol import POLL_RELEASE_DELAY, PollVerdict, SessionState
 
-from .asgi_client import ASGIClient, FakeWebSocket, HTTPExchange, pending
+from .asgi_client import ASGIClient, FakeWebSocket, HTTPExchange, Response, pending, served
 
 pytestmark = pytest.mark.anyio
 
@@ -595,26 +597,27 @@ async def test_websocket_bad_frame_closes_session(
     assert recorder.events[-1][2] == "transport error"
 
 
-async def test_upgrade(eio: engineio_sc.AsyncServer, client: ASGIClient) -> None:
-    Recorder(eio)
-    sid, _ = await client.handshake()
-    query = f"EIO=4&transport=polling&sid={sid}"
-    async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as ws:
-        async with pending(lambda: client.get(query)) as poll:
-            await ws.send("2probe")
-            assert await ws.receive() == "3probe"
-        assert poll.response.packets == ["6"]
-        await eio.send(sid, "queued during upgrade")
-        assert (await client.get(query)).packets == ["6"]
-        await ws.send("5")
-        assert await ws.receive() == "4queued during upgrade"
-        assert eio.transport(sid) == "websocket"
-        response = await client.get(query)
-        assert (response.status, response.json()["code"]) == (400, 3)
-        async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as second:
-            assert await second.receive() is None
-        await ws.send("4after")
-        assert await ws.receive() == "4after"
+async def test_upgrade() -> None:
+    async with served(fail_after=10, ping_interval=5) as (eio, client):
+        Recorder(eio)
+        sid, _ = await client.handshake()
+        query = f"EIO=4&transport=polling&sid={sid}"
+        async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as ws:
+            async with pending(lambda: client.get(query)) as poll:
+                await ws.send("2probe")
+                assert await ws.receive() == "3probe"
+            assert poll.response.packets == ["6"]
+            await eio.send(sid, "queued during upgrade")
+            assert (await client.get(query)).packets == ["6"]
+            await ws.send("5")
+            assert await ws.receive() == "4queued during upgrade"
+            assert eio.transport(sid) == "websocket"
+            response = await client.get(query)
+            assert (response.status, response.json()["code"]) == (400, 3)
+            async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as second:
+                assert await second.receive() is None
+            await ws.send("4after")
+            assert await ws.receive() == "4after"
 
 
 async def _upgrade(client: ASGIClient, ws: FakeWebSocket, sid: str) -> None:
@@ -683,6 +686,273 @@ async def test_failed_upgrade_stays_on_polling(
     await eio.send(sid, "still polling")
     response = await client.get(f"EIO=4&transport=polling&sid={sid}")
     assert response.packets == ["4still polling"]
+
+
+# -- polls during an upgrade ----------------------------------------------------------
+
+
+def polling(sid: str) -> str:
+    return f"EIO=4&transport=polling&sid={sid}"
+
+
+def joining(sid: str) -> str:
+    return f"EIO=4&transport=websocket&sid={sid}"
+
+
+def state_of(eio: engineio_sc.AsyncServer, sid: str) -> SessionState:
+    return eio._sessions[sid].machine.state
+
+
+def verdict_of(eio: engineio_sc.AsyncServer, sid: str) -> PollVerdict | None:
+    return eio._sessions[sid].machine.poll_verdict
+
+
+@asynccontextmanager
+async def upgrade_server(
+    **options: Any,
+) -> AsyncIterator[tuple[engineio_sc.AsyncServer, ASGIClient, Recorder]]:
+    """An echo server whose pings stay out of the way (on asyncio too), its
+    client and its recorder."""
+    options.setdefault("close_timeout", 0.5)  # a polling client left at the end
+    async with served(fail_after=10, ping_interval=60, **options) as (eio, client):
+        yield eio, client, Recorder(eio)
+
+
+class Timed:
+    """A request, and the clock readings when it starts and when it is answered."""
+
+    def __init__(self, request: Callable[[], Awaitable[Response]]) -> None:
+        self.request = request
+        self.started: float | None = None
+        self.answered: float | None = None
+
+    async def __call__(self) -> Response:
+        self.started = anyio.current_time()
+        response = await self.request()
+        self.answered = anyio.current_time()
+        return response
+
+    @property
+    def waited(self) -> float:
+        assert self.started is not None
+        assert self.answered is not None, "no answer yet"
+        return self.answered - self.started
+
+
+async def check_upgraded(
+    eio: engineio_sc.AsyncServer, client: ASGIClient, ws: FakeWebSocket, sid: str
+) -> None:
+    """The session is on ``ws``: a poll is refused, a second WebSocket is closed
+    at once, and the session echoes over ``ws``."""
+    await anyio.wait_all_tasks_blocked()  # the server has read what was sent
+    assert eio.transport(sid) == "websocket"
+    refused = await client.get(polling(sid))
+    assert (refused.status, refused.json()) == (400, {"code": 3, "message": "Bad request"})
+    async with client.websocket(joining(sid)) as second:
+        with anyio.fail_after(POLL_RELEASE_DELAY / 2):
+            assert await second.receive() is None
+        assert second.accepted
+    await ws.send("4echo")
+    assert await ws.receive() == "4echo"
+
+
+@pytest.mark.parametrize("order", ["before the probe", "between the probe and 5"])
+async def test_a_poll_during_the_upgrade_is_refused_once_upgraded(order: str) -> None:
+    """The issue's GET, in each order the server may read it: before the
+    WebSocket's ``2probe``, or between ``2probe`` and ``5``."""
+    async with upgrade_server() as (eio, client, _):
+        sid, _ = await client.handshake()
+        poll = Timed(lambda: client.get(polling(sid)))
+        async with client.websocket(joining(sid)) as ws:
+            await anyio.wait_all_tasks_blocked()
+            assert state_of(eio, sid) is SessionState.JOINING  # taken, before its frames
+            if order == "between the probe and 5":
+                await ws.send("2probe")
+                assert await ws.receive() == "3probe"
+                assert state_of(eio, sid) is SessionState.UPGRADING
+            async with pending(
+                poll, until=lambda: verdict_of(eio, sid) is PollVerdict.WAIT
+            ) as answer:
+                if order == "before the probe":
+                    await ws.send("2probe")
+                await ws.send("5")
+                sent = anyio.current_time()
+            refused = answer.response
+            assert (refused.status, refused.json()) == (400, {"code": 3, "message": "Bad request"})
+            assert poll.answered is not None
+            assert poll.answered - sent < POLL_RELEASE_DELAY / 2  # at the 5, not released
+            if order == "before the probe":
+                assert await ws.receive() == "3probe"
+            await check_upgraded(eio, client, ws, sid)
+
+
+async def test_the_issues_sequence_as_a_client_sends_it() -> None:
+    """Once its WebSocket is accepted, ``2probe`` and ``5`` back to back, then at
+    once a GET: the server reads them in whichever order, and refuses the GET."""
+    async with upgrade_server() as (eio, client, _):
+        sid, _ = await client.handshake()
+        async with client.websocket(joining(sid)) as ws:
+            await anyio.wait_all_tasks_blocked()
+            assert ws.accepted
+            await ws.send("2probe")
+            await ws.send("5")
+            refused = await client.get(polling(sid))
+            assert (refused.status, refused.json()["code"]) == (400, 3)
+            assert await ws.receive() == "3probe"
+            await check_upgraded(eio, client, ws, sid)
+
+
+async def test_a_poll_waiting_since_the_join_is_released_a_moment_after_the_probe(
+    virtual: bool,
+) -> None:
+    """A client that waits for its GET before it sends ``5`` is not stuck: the
+    GET gets a noop POLL_RELEASE_DELAY after the probe's answer, however late the probe."""
+    async with upgrade_server() as (eio, client, _):
+        sid, _ = await client.handshake()
+        poll = Timed(lambda: client.get(polling(sid)))
+        async with client.websocket(joining(sid)) as ws:
+            await anyio.wait_all_tasks_blocked()
+            async with pending(poll) as answer:
+                await anyio.sleep(0.3)  # the client is slow to probe
+                assert answer.result is None
+                await ws.send("2probe")
+                assert await ws.receive() == "3probe"
+                probed = anyio.current_time()
+            assert answer.response.packets == ["6"]
+            assert poll.answered is not None
+            assert close_to(poll.answered - probed, POLL_RELEASE_DELAY, virtual)
+            assert state_of(eio, sid) is SessionState.UPGRADING
+            await ws.send("5")
+            await check_upgraded(eio, client, ws, sid)
+
+
+async def test_a_poll_after_the_probe_waits_its_own_moment(virtual: bool) -> None:
+    async with upgrade_server() as (eio, client, _):
+        sid, _ = await client.handshake()
+        async with client.websocket(joining(sid)) as ws:
+            await ws.send("2probe")
+            assert await ws.receive() == "3probe"
+            await anyio.sleep(0.3)  # long after the probe
+            poll = Timed(lambda: client.get(polling(sid)))
+            assert (await poll()).packets == ["6"]
+            assert close_to(poll.waited, POLL_RELEASE_DELAY, virtual)
+            await ws.send("5")
+            await check_upgraded(eio, client, ws, sid)
+
+
+async def test_a_poll_held_before_the_upgrade_is_released_at_the_probe() -> None:
+    async with upgrade_server() as (eio, client, _):
+        sid, _ = await client.handshake()
+        poll = Timed(lambda: client.get(polling(sid)))
+        async with pending(poll) as answer, client.websocket(joining(sid)) as ws:
+            await anyio.wait_all_tasks_blocked()
+            assert state_of(eio, sid) is SessionState.JOINING
+            assert answer.result is None  # still held: the upgrade has not taken over
+            await ws.send("2probe")
+            assert await ws.receive() == "3probe"
+            probed = anyio.current_time()
+            await anyio.wait_all_tasks_blocked()
+            assert answer.response.packets == ["6"]
+            assert poll.answered is not None
+            assert poll.answered - probed < POLL_RELEASE_DELAY / 2  # at once, not delayed
+            await ws.send("5")
+            await check_upgraded(eio, client, ws, sid)
+
+
+async def test_packets_flow_over_polling_while_the_websocket_joins() -> None:
+    async with upgrade_server() as (eio, client, recorder):
+        sid, _ = await client.handshake()
+        async with (
+            pending(lambda: client.get(polling(sid))) as held,
+            client.websocket(joining(sid)) as ws,
+        ):
+            await anyio.wait_all_tasks_blocked()
+            await eio.send(sid, "to the held GET")
+            await anyio.wait_all_tasks_blocked()
+            assert held.response.packets == ["4to the held GET"]
+            assert (await client.post(polling(sid), "4posted")).text == "ok"
+            await anyio.wait_all_tasks_blocked()
+            assert ("message", sid, "posted") in recorder.events
+            # The echo waits for the outcome, as the next GET does.
+            async with pending(lambda: client.get(polling(sid))) as waiting:
+                await ws.send("2probe")
+                assert await ws.receive() == "3probe"
+                await ws.send("5")
+            assert waiting.response.status == 400
+            assert await ws.receive() == "4posted"
+            await check_upgraded(eio, client, ws, sid)
+
+
+FAILURES = [
+    "wrong first frame",
+    "wrong second frame",
+    "WebSocket gone before the probe",
+    "WebSocket gone after the probe",
+    "upgrade timeout",
+]
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+async def test_a_failed_upgrade_serves_the_waiting_poll_as_an_ordinary_one(failure: str) -> None:
+    async with upgrade_server(upgrade_timeout=0.3) as (eio, client, _):
+        sid, _ = await client.handshake()
+        async with client.websocket(joining(sid)) as ws:
+            await anyio.wait_all_tasks_blocked()
+            async with pending(lambda: client.get(polling(sid))) as answer:
+                assert verdict_of(eio, sid) is PollVerdict.WAIT
+                if failure in ("wrong second frame", "WebSocket gone after the probe"):
+                    await ws.send("2probe")
+                    assert await ws.receive() == "3probe"
+                if failure.startswith("wrong"):
+                    await ws.send("4not an upgrade")
+                    assert await ws.receive() is None
+                elif failure.startswith("WebSocket gone"):
+                    await ws.close()
+                else:
+                    assert await ws.receive() is None  # closed once the timeout is over
+                await anyio.wait_all_tasks_blocked()
+                assert state_of(eio, sid) is SessionState.OPEN
+                assert eio.transport(sid) == "polling"
+                assert answer.result is None  # an ordinary poll now: waits for packets
+                await eio.send(sid, "still polling")
+            assert answer.response.packets == ["4still polling"]
+
+
+@pytest.mark.parametrize("phase", [SessionState.JOINING, SessionState.UPGRADING])
+async def test_a_second_websocket_during_the_upgrade_is_closed_at_once(
+    phase: SessionState,
+) -> None:
+    async with upgrade_server() as (eio, client, _):
+        sid, _ = await client.handshake()
+        async with client.websocket(joining(sid)) as ws:
+            await anyio.wait_all_tasks_blocked()
+            if phase is SessionState.UPGRADING:
+                await ws.send("2probe")
+                assert await ws.receive() == "3probe"
+            async with client.websocket(joining(sid)) as second:
+                with anyio.fail_after(POLL_RELEASE_DELAY / 2):
+                    assert await second.receive() is None
+                assert second.accepted
+            assert state_of(eio, sid) is phase  # the upgrade in progress goes on
+            if phase is SessionState.JOINING:
+                await ws.send("2probe")
+                assert await ws.receive() == "3probe"
+            await ws.send("5")
+            await check_upgraded(eio, client, ws, sid)
+
+
+async def test_two_polls_during_the_upgrade_are_a_conflict() -> None:
+    async with upgrade_server() as (_, client, recorder):
+        sid, _ = await client.handshake()
+        async with client.websocket(joining(sid)) as ws:
+            await anyio.wait_all_tasks_blocked()
+            async with pending(lambda: client.get(polling(sid))) as first:
+                second = await client.get(polling(sid))
+            assert (second.status, second.body) == (400, b"")
+            assert first.response.packets == ["1"]
+            await check_session_ended(recorder, client, sid, "transport error")
+            with anyio.fail_after(1):  # not after upgrade_timeout
+                assert await ws.receive() is None
 
 
 async def test_upgrades_disabled() -> None:

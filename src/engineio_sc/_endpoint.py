@@ -252,9 +252,7 @@ class Endpoint:
             assert isinstance(kind, WebSocketJoin)
             if not self._options.allow_upgrades:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, detail="upgrades are disabled")
-            session = self._server._sessions[kind.sid]
-            await ws.accept([])
-            await session.upgrade(ws)
+            await self._server._sessions[kind.sid].upgrade(ws)
         except ProtocolError as exc:
             await ws.deny(self._refuse(request, exc))
         return None

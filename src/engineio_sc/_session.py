@@ -42,7 +42,7 @@ from ._http import WebSocket, WebSocketClosed
 from ._options import Options
 from ._reasons import DisconnectReason
 from ._statistics import SessionStatistics
-from .exceptions import ProtocolError, QueueFullError, SocketIsClosedError
+from .exceptions import ErrorCode, ProtocolError, QueueFullError, SocketIsClosedError
 from .protocol import (
     SEPARATOR,
     ClientClosed,
@@ -51,6 +51,8 @@ from .protocol import (
     PacketType,
     PingDue,
     PingTimedOut,
+    PollReleased,
+    PollVerdict,
     SessionMachine,
     SessionState,
     Transport,
@@ -94,7 +96,6 @@ class Session:
         "_inbound",
         "_inbound_ready",
         "_inbound_space",
-        "_joining",
         "_log",
         "_now",
         "_options",
@@ -106,6 +107,7 @@ class Session:
         "_server",
         "_tg",
         "_told",
+        "_upgrading",
         "_wake",
         "_writer",
         "_ws",
@@ -145,10 +147,10 @@ class Session:
         self.accepted = False
         self._told = False  # the disconnect handler has been run
         self._wake: Signal | None = None  # wakes the heartbeat: its deadline moved, or closing
-        self._poll: anyio.CancelScope | None = None
+        self._poll: anyio.CancelScope | None = None  # a pending GET waits in it
         self._release: Packet | None = None
         self._posting = False
-        self._joining = False
+        self._upgrading: anyio.CancelScope | None = None  # a WebSocket joining
         self._held: Packet | None = None
         self._ws: WebSocket | None = None  # the WebSocket, while the session is on it
         self._writer: anyio.CancelScope | None = None  # the running writer's scope
@@ -277,9 +279,10 @@ class Session:
         if abort or self.machine.state is SessionState.CLOSED:
             self._discard_outbound()
             self._mark_drained()
-            if self._poll is not None:
-                self._release = release
-                self._poll.cancel()
+            self._release = release
+        self._wake_poll()  # a pending GET is answered as a closed session's
+        if self._upgrading is not None:  # a joining WebSocket is closed
+            self._upgrading.cancel()
         self._queued()  # on WebSocket, the writer delivers the rest and ends it
         if self._wake is not None:
             self._wake.set()  # the main task moves on to winding down
@@ -497,11 +500,13 @@ class Session:
         machine = self.machine
         event = machine.on_timer(self._now())
         if isinstance(event, PingDue):
-            with anyio.move_on_at(machine.deadline or math.inf):  # the pong's deadline
+            with anyio.move_on_after(machine.ping_timeout):  # until the pong's deadline
                 await self._ping()
         elif isinstance(event, PingTimedOut):
             self._log.info("%s: no pong within %ss", self.sid, machine.ping_timeout)
             self.close(DisconnectReason.PING_TIMEOUT, abort=True)
+        elif isinstance(event, PollReleased):
+            self._wake_poll()
 
     async def _ping(self) -> None:
         """Send a ping: written at once when the WebSocket is free (no writer task
@@ -514,18 +519,16 @@ class Session:
 
     # -- polling ---------------------------------------------------------------
 
-    def _conflict(self, what: str) -> ProtocolError:
-        self._log.warning("%s: %s, closing the session", self.sid, what)
+    def _conflict(self, error: ProtocolError) -> ProtocolError:
+        self._log.warning("%s: %s, closing the session", self.sid, error)
         self.close(DisconnectReason.TRANSPORT_ERROR, abort=True)
-        return ProtocolError(None, detail=what)
+        return error
 
     def poll_ready(self) -> str | None:
         """The body of a ``GET`` that has no need to wait, or ``None`` if it would
         wait (or must be refused: :meth:`poll` decides)."""
-        if self._poll is not None:
+        if not self.machine.ordinary_poll:
             return None
-        if self.machine.state is SessionState.UPGRADING:
-            return NOOP_TEXT
         if self._held is None:
             try:
                 self._held = self._outbound()[1].receive_nowait()
@@ -534,24 +537,43 @@ class Session:
         return self.take_payload([])
 
     async def poll(self) -> str:
-        """Serve a long-poll ``GET``: wait for packets, then take what is queued
-        (as much as one body may hold). Returns the encoded body.
+        """Serve a long-poll ``GET``: as the protocol machine decides, wait for
+        packets and take what is queued (as much as one body may hold), or wait for
+        the outcome of the upgrade in progress. Returns the encoded body.
 
         Raises:
-            ProtocolError: another ``GET`` is pending (the session is closed).
+            ProtocolError: another ``GET`` is pending (the session is closed), or
+                the session upgraded to WebSocket meanwhile.
         """
-        if self._poll is not None:
-            raise self._conflict("overlapping GET requests")
-        if self.machine.state is SessionState.UPGRADING:
+        machine = self.machine
+        verdict: PollVerdict | None
+        try:
+            verdict = machine.poll(self._now())
+        except ProtocolError as exc:
+            raise self._conflict(exc) from None
+        try:
+            if verdict is PollVerdict.WAIT:
+                self._reschedule()  # the heartbeat keeps the release deadline too
+            while True:  # each wake-up, look at the verdict again
+                if verdict is PollVerdict.WAIT:
+                    with anyio.CancelScope() as self._poll:
+                        await anyio.sleep_forever()
+                elif verdict is PollVerdict.SERVE and self._held is None and self._release is None:
+                    with anyio.CancelScope() as self._poll:
+                        try:
+                            self._held = await self._outbound()[1].receive()
+                        except (anyio.EndOfStream, anyio.ClosedResourceError):
+                            break
+                else:
+                    break
+                verdict = machine.poll_verdict
+        finally:
+            self._poll = None
+            machine.poll_done()
+        if verdict is PollVerdict.NOOP:
             return NOOP_TEXT
-        if self._held is None:
-            with anyio.CancelScope() as self._poll:
-                try:
-                    self._held = await self._outbound()[1].receive()
-                except (anyio.EndOfStream, anyio.ClosedResourceError):
-                    pass
-                finally:
-                    self._poll = None
+        if verdict is PollVerdict.MISMATCH:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, detail="transport mismatch")
         if self._held is not None:
             return self.take_payload([])
         if self._release is not None:
@@ -559,9 +581,9 @@ class Session:
         self._mark_drained()
         return CLOSE_TEXT
 
-    def _release_poll(self, packet: Packet) -> None:
+    def _wake_poll(self) -> None:
+        """The machine may have changed the pending ``GET``'s verdict: it looks again."""
         if self._poll is not None:
-            self._release = packet
             self._poll.cancel()
 
     async def post(self, read_body: Callable[[int, float], Awaitable[bytes]]) -> None:
@@ -577,7 +599,7 @@ class Session:
                 session is closed after the good packets before the bad one).
         """
         if self._posting:
-            raise self._conflict("overlapping POST requests")
+            raise self._conflict(ProtocolError(None, detail="overlapping POST requests"))
         self._posting = True
         try:
             options = self._options
@@ -596,33 +618,45 @@ class Session:
     # -- websocket -------------------------------------------------------------
 
     async def upgrade(self, ws: WebSocket) -> None:
-        """Probe and upgrade an accepted WebSocket, then serve the session on it.
+        """Take ``ws`` for an upgrade, accept it, probe and upgrade, then serve the
+        session on it.
 
-        A failed probe (anything but ``2probe`` then ``5``, or nothing within
-        ``upgrade_timeout``) closes the new WebSocket; the session stays on polling.
+        The upgrade is in progress from before the ``101`` until its outcome (see
+        :mod:`engineio_sc.protocol` for what polls get meanwhile). A WebSocket that
+        comes when the session cannot upgrade (another upgrade is in progress, or
+        the session is on WebSocket) is accepted and closed at once. A failed probe
+        (anything but ``2probe`` then ``5``, or nothing within ``upgrade_timeout``)
+        closes the new WebSocket; the session stays on polling. Closing the session
+        closes a joining WebSocket too.
         """
-        if (
-            self._joining
-            or self.machine.state is not SessionState.OPEN
-            or (self.machine.transport is not Transport.POLLING)
-        ):
+        machine = self.machine
+        try:
+            machine.join()
+        except ProtocolError as exc:
+            self._log.info("%s: WebSocket refused (%s)", self.sid, exc)
+            await ws.accept([])
             await ws.close()
             return
-        self._joining = True
+        upgraded = False
         try:
-            with anyio.fail_after(self._options.upgrade_timeout):
-                reply = self.machine.probe(_decode_frame(await ws.receive()))
+            with anyio.fail_after(self._options.upgrade_timeout) as self._upgrading:
+                await ws.accept([])
+                reply = machine.probe(_decode_frame(await ws.receive()), self._now())
+                self._reschedule()  # a waiting GET's release deadline
                 await ws.send(reply.encode())
-                self._release_poll(NOOP)
-                self.machine.upgrade(_decode_frame(await ws.receive()))
+                self._wake_poll()  # a GET held since before the upgrade gets a noop
+                machine.upgrade(_decode_frame(await ws.receive()))
+                upgraded = True
         except (TimeoutError, ProtocolError, WebSocketClosed) as exc:
             self._log.info("%s: upgrade failed (%s)", self.sid, exc or type(exc).__name__)
-            self.machine.upgrade_failed()
-            await ws.close()
-            return
         finally:
-            self._joining = False
-        await self.serve_websocket(ws)
+            self._upgrading = None
+            machine.upgrade_failed()  # unless it upgraded, or the session closed
+            self._wake_poll()
+        if upgraded:
+            await self.serve_websocket(ws)
+        else:
+            await ws.close()
 
     async def serve_websocket(self, ws: WebSocket) -> None:
         """Run the WebSocket reader and writer in the session's group (the session

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 import engineio_sc
+from engineio_sc.protocol import PollVerdict
 
 from ..rawhttp import post_endless, post_stalled, post_whole
 from .conftest import Serve
@@ -130,6 +131,55 @@ async def test_upgrade(serve: Serve) -> None:
             mismatch = await http.get("/engine.io/", params=polling(sid))
             assert mismatch.status_code == 400
             assert mismatch.json() == {"code": 3, "message": "Bad request"}
+
+
+RACES = 200
+
+
+@pytest.mark.parametrize(
+    "server_kind",
+    [("hypercorn", "trio"), ("uvicorn", "asyncio")],
+    ids=["hypercorn-trio", "uvicorn-asyncio"],
+)
+@pytest.mark.parametrize("order", ["as a client sends it", "the poll read first"])
+async def test_a_poll_racing_the_upgrade_is_refused(serve: Serve, order: str) -> None:
+    """A client probes and upgrades back to back and at once polls: the poll is
+    refused (400, code 3), a second WebSocket is closed at once, and the session
+    echoes over its WebSocket. Each time on a new session.
+
+    Sent in that order, the server here reads the frames first; the second order
+    makes sure of the other case: the frames go once the poll waits on the server.
+    """
+    echo = Echo(ping_interval=5, ping_timeout=5)
+    refusals: list[tuple[int, Any]] = []
+    async with running(serve, echo) as (url, http):
+        base = url.replace("http", "ws") + "/engine.io/?EIO=4&transport=websocket&sid="
+        with anyio.fail_after(12):
+            for i in range(RACES):
+                sid = await handshake(http)
+                async with connect(base + sid) as ws, anyio.create_task_group() as tg:
+
+                    async def poll(sid: str = sid) -> None:
+                        response = await http.get("/engine.io/", params=polling(sid))
+                        refusals.append((response.status_code, response.json()))
+
+                    if order == "the poll read first":
+                        tg.start_soon(poll)
+                        machine = echo.eio._sessions[sid].machine
+                        while machine.poll_verdict is not PollVerdict.WAIT:  # noqa: ASYNC110
+                            await anyio.sleep(0.001)  # the GET is on its way to the server
+                    await ws.send("2probe")
+                    await ws.send("5")
+                    if order == "as a client sends it":
+                        tg.start_soon(poll)
+                    assert await ws.receive() == "3probe"
+                    async with connect(base + sid) as second:
+                        with anyio.fail_after(1):
+                            assert await second.receive() is None
+                    await ws.send(f"4echo {i}")
+                    assert await ws.receive() == f"4echo {i}"
+    expected = (400, {"code": 3, "message": "Bad request"})
+    assert refusals.count(expected) == RACES, {str(r): refusals.count(r) for r in refusals}
 
 
 async def test_server_disconnect_on_polling(serve: Serve) -> None:

@@ -21,11 +21,14 @@ from ._packets import encode_polling as encode_polling
 from ._payload import SEPARATOR as SEPARATOR
 from ._payload import decode_payload as decode_payload
 from ._payload import encode_payload as encode_payload
+from ._session import POLL_RELEASE_DELAY as POLL_RELEASE_DELAY
 from ._session import ClientClosed as ClientClosed
 from ._session import Event as Event
 from ._session import MessageReceived as MessageReceived
 from ._session import PingDue as PingDue
 from ._session import PingTimedOut as PingTimedOut
+from ._session import PollReleased as PollReleased
+from ._session import PollVerdict as PollVerdict
 from ._session import SessionMachine as SessionMachine
 from ._state import TRANSITIONS as TRANSITIONS
 from ._state import Input as Input
@@ -34,6 +37,7 @@ from ._state import Transport as Transport
 from ._state import transition as transition
 
 __all__ = [
+    "POLL_RELEASE_DELAY",
     "SEPARATOR",
     "TRANSITIONS",
     "ClientClosed",
@@ -47,6 +51,8 @@ __all__ = [
     "PingDue",
     "PingTimedOut",
     "Poll",
+    "PollReleased",
+    "PollVerdict",
     "Post",
     "Preflight",
     "Request",

@@ -3,10 +3,29 @@
 The machine never reads a clock: every call that depends on time takes ``now``
 (any monotonic clock, in seconds), and :attr:`SessionMachine.deadline` says when the
 caller must next call :meth:`SessionMachine.on_timer`.
+
+It also decides what each polling ``GET`` gets (a :class:`PollVerdict`), since that
+depends on the upgrade:
+
+- with no upgrade in progress, a ``GET`` is an ordinary poll: what is queued, or
+  the next packets;
+- a ``GET`` that arrives while an upgrade is in progress (from the moment its
+  WebSocket is taken, before the ``101``) waits for the upgrade's outcome: it is
+  refused with 400 code 3 if the session upgrades, and becomes an ordinary poll if
+  the upgrade fails;
+- so that a client that keeps polling while it probes is never stuck (a client
+  sends ``5`` only once its last ``GET`` is answered), answering the probe
+  releases a ``GET`` held since before the upgrade with a noop, and a waiting
+  ``GET`` is released with a noop once it has waited :data:`POLL_RELEASE_DELAY`
+  past the probe's answer (and past its own arrival), unless ``5`` came first;
+- one ``GET`` at a time: a ``GET`` while another is pending, ordinary or waiting,
+  is a conflict. The caller refuses it and closes the session, which answers the
+  first ``GET`` as a closed session's poll.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from ..exceptions import ErrorCode, ProtocolError
@@ -14,13 +33,37 @@ from ._packets import Packet, PacketType
 from ._state import Input, SessionState, Transport, transition
 
 __all__ = [
+    "POLL_RELEASE_DELAY",
     "ClientClosed",
     "Event",
     "MessageReceived",
     "PingDue",
     "PingTimedOut",
+    "PollReleased",
+    "PollVerdict",
     "SessionMachine",
 ]
+
+POLL_RELEASE_DELAY = 0.05
+"""Seconds a ``GET`` that arrived during an upgrade waits, once the probe is
+answered, before it is released with a noop. A client that races its own upgrade
+sends ``5`` right behind ``2probe``, so ``5`` is there long before; the official
+client sends ``5`` only once this ``GET`` is answered, so every upgrade whose
+``GET`` lands after its WebSocket pays this much (the reference server releases
+polls from a 100 ms loop: about 50 ms on average)."""
+
+
+class PollVerdict(enum.Enum):
+    """What the pending polling ``GET`` is to get."""
+
+    SERVE = "serve"
+    """An ordinary poll: what is queued, or the next packets when they come."""
+    WAIT = "wait"
+    """Nothing yet: it waits for the outcome of the upgrade in progress."""
+    NOOP = "noop"
+    """A noop packet, now: the upgrade takes over from polling."""
+    MISMATCH = "mismatch"
+    """A 400 with code 3 (transport mismatch): the session is on its WebSocket."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +88,16 @@ class PingTimedOut:
     """The client did not answer the last ping in time."""
 
 
-Event = MessageReceived | ClientClosed | PingDue | PingTimedOut
+@dataclass(frozen=True, slots=True)
+class PollReleased:
+    """The ``GET`` waiting on the upgrade is to be answered now (with a noop)."""
+
+
+Event = MessageReceived | ClientClosed | PingDue | PingTimedOut | PollReleased
 
 PROBE = "probe"
-_ACTIVE = (SessionState.OPEN, SessionState.UPGRADING)
+_UPGRADE = (SessionState.JOINING, SessionState.UPGRADING)
+_ACTIVE = (SessionState.OPEN, *_UPGRADE)
 
 
 class SessionMachine:
@@ -62,14 +111,18 @@ class SessionMachine:
     Attributes:
         state: where the session is in its life.
         active: whether the session is open (or upgrading) and so takes packets.
+        poll_verdict: what the pending polling ``GET`` is to get, or ``None`` when
+            no ``GET`` is pending (see :meth:`poll`).
     """
 
     __slots__ = (
         "_ping_at",
         "_pong_deadline",
+        "_release_at",
         "active",
         "ping_interval",
         "ping_timeout",
+        "poll_verdict",
         "state",
         "transport",
     )
@@ -82,6 +135,8 @@ class SessionMachine:
         self.ping_timeout = ping_timeout
         self._ping_at: float | None = None
         self._pong_deadline: float | None = None
+        self._release_at: float | None = None  # when the waiting GET gets a noop
+        self.poll_verdict: PollVerdict | None = None
 
     def _move(self, event: Input) -> None:
         self.state = transition(self.state, event)
@@ -106,7 +161,9 @@ class SessionMachine:
             self._move(Input.REJECT)
         else:
             self._move(Input.CLOSE)
-        self._ping_at = self._pong_deadline = None
+        self._ping_at = self._pong_deadline = self._release_at = None
+        if self.poll_verdict is PollVerdict.WAIT:
+            self.poll_verdict = PollVerdict.SERVE  # answered as a closing session's poll
         return True
 
     def drained(self) -> None:
@@ -116,37 +173,111 @@ class SessionMachine:
 
     # -- upgrade ---------------------------------------------------------------
 
-    def probe(self, packet: Packet) -> Packet:
-        """Answer the probe on a new WebSocket: ``2probe`` gives ``3probe``.
+    def join(self) -> None:
+        """Take a new WebSocket for an upgrade (before accepting it): the upgrade
+        is in progress from now until :meth:`upgrade` or :meth:`upgrade_failed`.
 
         Raises:
-            ProtocolError: the packet is not ``2probe`` or the session cannot upgrade.
+            ProtocolError: the session cannot upgrade now: it is not open on
+                polling, or another upgrade is in progress.
         """
-        if packet != Packet(PacketType.PING, PROBE):
-            raise ProtocolError(ErrorCode.BAD_REQUEST, detail="expected 2probe")
         if self.state is not SessionState.OPEN or self.transport is not Transport.POLLING:
             raise ProtocolError(ErrorCode.BAD_REQUEST, detail="session cannot upgrade now")
+        self._move(Input.JOIN)
+
+    def probe(self, packet: Packet, now: float) -> Packet:
+        """Answer the probe, the first packet on the joining WebSocket: ``2probe``
+        gives ``3probe``. A ``GET`` held since before the upgrade is now to get a
+        noop; a waiting one, a noop :data:`POLL_RELEASE_DELAY` from ``now``.
+
+        Raises:
+            ProtocolError: no WebSocket is joining, or the packet is not ``2probe``
+                (the upgrade has failed).
+        """
+        if self.state is not SessionState.JOINING:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, detail="no WebSocket is joining")
+        if packet != Packet(PacketType.PING, PROBE):
+            self._fail_upgrade()
+            raise ProtocolError(ErrorCode.BAD_REQUEST, detail="expected 2probe")
         self._move(Input.PROBE)
+        if self.poll_verdict is PollVerdict.SERVE:
+            self.poll_verdict = PollVerdict.NOOP
+        elif self.poll_verdict is PollVerdict.WAIT:
+            self._release_at = now + POLL_RELEASE_DELAY
         return Packet(PacketType.PONG, PROBE)
 
     def upgrade(self, packet: Packet) -> None:
-        """Complete the upgrade on the ``5`` packet.
+        """Complete the upgrade on the ``5`` packet: a waiting ``GET`` is now to be
+        refused.
 
         Raises:
-            ProtocolError: the packet is not ``5``; the upgrade has failed.
+            ProtocolError: the probe is not answered, or the packet is not ``5``
+                (the upgrade has failed).
         """
         if self.state is not SessionState.UPGRADING:
             raise ProtocolError(ErrorCode.BAD_REQUEST, detail="no upgrade in progress")
         if packet.type is not PacketType.UPGRADE:
-            self._move(Input.UPGRADE_FAILED)
+            self._fail_upgrade()
             raise ProtocolError(ErrorCode.BAD_REQUEST, detail="expected the upgrade packet")
         self._move(Input.UPGRADE)
         self.transport = Transport.WEBSOCKET
+        self._release_at = None
+        if self.poll_verdict is PollVerdict.WAIT:
+            self.poll_verdict = PollVerdict.MISMATCH
 
     def upgrade_failed(self) -> None:
-        """The probe WebSocket went away or timed out: stay on polling."""
-        if self.state is SessionState.UPGRADING:
-            self._move(Input.UPGRADE_FAILED)
+        """The joining WebSocket went away or timed out: stay on polling."""
+        if self.state in _UPGRADE:
+            self._fail_upgrade()
+
+    def _fail_upgrade(self) -> None:
+        """A waiting ``GET`` becomes an ordinary poll."""
+        self._move(Input.UPGRADE_FAILED)
+        self._release_at = None
+        if self.poll_verdict is PollVerdict.WAIT:
+            self.poll_verdict = PollVerdict.SERVE
+
+    # -- polling ---------------------------------------------------------------
+
+    @property
+    def ordinary_poll(self) -> bool:
+        """Whether a ``GET`` arriving now is an ordinary poll with no other pending:
+        one the caller may answer from the queue at once, without :meth:`poll`."""
+        return (
+            self.poll_verdict is None
+            and self.transport is Transport.POLLING
+            and self.state not in _UPGRADE
+        )
+
+    def poll(self, now: float) -> PollVerdict:
+        """A polling ``GET`` arrives; it is pending until :meth:`poll_done`.
+
+        Returns what it is to get, which :attr:`poll_verdict` keeps: later calls
+        (the probe, the upgrade's outcome, :meth:`on_timer`, :meth:`close`) may
+        change it. The caller answers once it is no longer ``WAIT``.
+
+        Raises:
+            ProtocolError: another ``GET`` is pending, ordinary or waiting (the
+                caller refuses this one and closes the session).
+        """
+        if self.poll_verdict is not None:
+            raise ProtocolError(None, detail="overlapping GET requests")
+        if self.transport is not Transport.POLLING:
+            verdict = PollVerdict.MISMATCH
+        elif self.state is SessionState.JOINING:
+            verdict = PollVerdict.WAIT
+        elif self.state is SessionState.UPGRADING:
+            verdict = PollVerdict.WAIT
+            self._release_at = now + POLL_RELEASE_DELAY
+        else:
+            verdict = PollVerdict.SERVE
+        self.poll_verdict = verdict
+        return verdict
+
+    def poll_done(self) -> None:
+        """The pending ``GET`` is answered, or its client left."""
+        self.poll_verdict = None
+        self._release_at = None
 
     # -- packets and heartbeat -------------------------------------------------
 
@@ -178,12 +309,20 @@ class SessionMachine:
     @property
     def deadline(self) -> float | None:
         """When :meth:`on_timer` must next be called, or ``None`` for never."""
-        if self._pong_deadline is not None:
-            return self._pong_deadline
-        return self._ping_at
+        beat = self._pong_deadline if self._pong_deadline is not None else self._ping_at
+        release = self._release_at
+        if release is None or (beat is not None and beat < release):
+            return beat
+        return release
 
     def on_timer(self, now: float) -> Event | None:
-        """Advance the heartbeat to ``now``: a ping due, a ping timed out, or nothing."""
+        """Advance the timers to ``now``: the waiting ``GET`` released, a ping due, a
+        ping timed out, or nothing. One event per call: while :attr:`deadline` has
+        passed, another is due."""
+        if self._release_at is not None and now >= self._release_at:
+            self._release_at = None
+            self.poll_verdict = PollVerdict.NOOP
+            return PollReleased()
         if self._pong_deadline is not None:
             if now >= self._pong_deadline:
                 self._pong_deadline = None

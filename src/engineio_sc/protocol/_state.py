@@ -1,7 +1,10 @@
 """The session state: one enum and one transition table.
 
 A session is created by a handshake, opened when the connect handler accepts it,
-may upgrade from polling to WebSocket, and closes once. Every change of state goes
+may upgrade from polling to WebSocket, and closes once. An upgrade is in progress
+from the moment a WebSocket is taken for it (``JOINING``) through the probe
+(``UPGRADING``) until its outcome, which brings the session back to ``OPEN``: on
+the WebSocket if it upgraded, still on polling if it failed. Every change of state goes
 through :func:`transition`, so an impossible move is an error, not a silent flag.
 """
 
@@ -26,8 +29,10 @@ class SessionState(enum.Enum):
     """Created: the open packet is ready and the connect handler is deciding."""
     OPEN = "open"
     """Accepted: packets flow on the current transport, pings are sent."""
+    JOINING = "joining"
+    """A new WebSocket is taken for an upgrade; its probe is not answered yet."""
     UPGRADING = "upgrading"
-    """A new WebSocket answered the probe; the client has yet to send ``5``."""
+    """The new WebSocket's probe is answered; the client has yet to send ``5``."""
     CLOSING = "closing"
     """Closed by one side; what is still queued is being delivered."""
     CLOSED = "closed"
@@ -39,6 +44,7 @@ class Input(enum.Enum):
 
     ACCEPT = "accept"
     REJECT = "reject"
+    JOIN = "join"
     PROBE = "probe"
     UPGRADE = "upgrade"
     UPGRADE_FAILED = "upgrade failed"
@@ -49,10 +55,13 @@ class Input(enum.Enum):
 TRANSITIONS: dict[tuple[SessionState, Input], SessionState] = {
     (SessionState.HANDSHAKE, Input.ACCEPT): SessionState.OPEN,
     (SessionState.HANDSHAKE, Input.REJECT): SessionState.CLOSED,
-    (SessionState.OPEN, Input.PROBE): SessionState.UPGRADING,
+    (SessionState.OPEN, Input.JOIN): SessionState.JOINING,
+    (SessionState.JOINING, Input.PROBE): SessionState.UPGRADING,
+    (SessionState.JOINING, Input.UPGRADE_FAILED): SessionState.OPEN,
     (SessionState.UPGRADING, Input.UPGRADE): SessionState.OPEN,
     (SessionState.UPGRADING, Input.UPGRADE_FAILED): SessionState.OPEN,
     (SessionState.OPEN, Input.CLOSE): SessionState.CLOSING,
+    (SessionState.JOINING, Input.CLOSE): SessionState.CLOSING,
     (SessionState.UPGRADING, Input.CLOSE): SessionState.CLOSING,
     (SessionState.CLOSING, Input.DRAINED): SessionState.CLOSED,
 }
