@@ -33,16 +33,29 @@ class AsyncServer(socketio.AsyncServer):  # type: ignore[misc]
         return engineio_sc.AsyncServer
 
 
+APPS = ("socketio", "engineio_sc")
+"""The ASGI applications that can serve the server: ``socketio.ASGIApp(sio)``,
+or ``engineio_sc.ASGIApp(sio.eio, engineio_path="socket.io")``, whose lifespan
+runs the engine (its ``on_startup`` starts a background task here)."""
+
+
 class ScenarioServer:
-    """The scenario's server, in ``socketio.ASGIApp``, with what it saw.
+    """The scenario's server, in one of :data:`APPS`, with what it saw.
 
     Args:
         clients: how many clients connect (and so disconnect) in the scenario.
+        app: which of :data:`APPS` serves it.
     """
 
-    def __init__(self, clients: int) -> None:
+    def __init__(self, clients: int, app: str = "socketio") -> None:
         self.sio: Any = AsyncServer(async_mode="asgi")
-        self.app: Any = socketio.ASGIApp(self.sio)
+        if app == "socketio":
+            self.app: Any = socketio.ASGIApp(self.sio)
+        else:
+            self.app = engineio_sc.ASGIApp(
+                self.sio.eio, engineio_path="socket.io", on_startup=self.startup
+            )
+        self.started_in_background = anyio.Event()
         self.auths: dict[str, dict[str, Any]] = {}
         self.answers: list[Any] = []
         self.disconnects: dict[str, str] = {}
@@ -58,13 +71,12 @@ class ScenarioServer:
         sio.on("call_me", self.call_me)
         sio.on("kick_me", self.kick_me)
 
+    def startup(self) -> None:
+        self.sio.start_background_task(self.started_in_background.set)
+
     def name(self, sid: str) -> str:
         """The name the client gave in its auth payload."""
         return str(self.auths[sid]["name"])
-
-    def eio_sid(self, sid: str) -> str:
-        """The Engine.IO session under a Socket.IO one."""
-        return str(self.sio.manager.eio_sid_from_sid(sid, "/"))
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         if not isinstance(auth, dict) or auth.get("token") != TOKEN:
