@@ -39,11 +39,12 @@ from benchlib.scenarios import RunResult, Scenario, run_scenario
 from benchlib.servers import CONFIGS, Config, ServerProcess
 
 HERE = Path(__file__).resolve().parent
-SCENARIO_NAMES = ("ws-echo", "ws-echo-1000", "poll-echo", "sessions", "idle-memory")
+SCENARIO_NAMES = ("ws-echo", "ws-echo-1000", "sio-echo", "poll-echo", "sessions", "idle-memory")
 PING_PROFILES = {"default": (25.0, 20.0), "idle": (5.0, 5.0), "quick-idle": (1.0, 1.0)}
 PACKAGES = (
     "engineio_sc",
     "python-engineio",
+    "python-socketio",
     "hypercorn",
     "uvicorn",
     "trio",
@@ -66,6 +67,7 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
     return [
         Scenario("ws-echo", "ws-echo", 50 if quick else 100, d, w),
         Scenario("ws-echo-1000", "ws-echo", 200 if quick else 1000, d, w),
+        Scenario("sio-echo", "sio-echo", 50 if quick else 100, d, w),
         Scenario("poll-echo", "poll-echo", 20 if quick else 100, d, w),
         Scenario("sessions", "sessions", args.sessions_clients or (8 if quick else 32), d, w),
         Scenario(
@@ -223,9 +225,9 @@ def run_all(
     configs: Sequence[Config], chosen: Sequence[Scenario], repeat: int, log_dir: Path
 ) -> list[RunResult]:
     """Every repetition; within one, every scenario, and within that every configuration in
-    turn (rotated per repetition), each on a fresh server. The configurations compared in a ratio
-    are measured minutes apart at most, so a drift in the machine's speed does not land on one side
-    of the ratio."""
+    turn (rotated per repetition) that speaks the scenario's protocol, each on a fresh server. The
+    configurations compared in a ratio are measured minutes apart at most, so a drift in the
+    machine's speed does not land on one side of the ratio."""
     results: list[RunResult] = []
     for rep in range(1, repeat + 1):
         shift = (rep - 1) % len(configs)
@@ -233,7 +235,8 @@ def run_all(
         print(f"repetition {rep}/{repeat}", flush=True)
         for scenario in chosen:
             for config in order:
-                results += run_config(config, [scenario], rep, log_dir)
+                if config.socketio == scenario.socketio:
+                    results += run_config(config, [scenario], rep, log_dir)
     return results
 
 

@@ -1,9 +1,11 @@
-"""The Node.js drivers, run as subprocesses: each prints its report as one JSON line.
+"""The Node.js drivers, run as subprocesses: each prints its report as JSON lines.
 
 :func:`run_client` runs one session of tests/js/client.mjs (the official npm
 ``engine.io-client``) and :func:`check_session` checks its report;
-:func:`json_report` reads what a driver printed (the browser driver
-tests/e2e/chat.mjs too).
+:func:`json_report` reads what a driver printed as one line (the browser driver
+tests/e2e/chat.mjs too). :func:`run_socketio_client` runs the Socket.IO scenario
+of tests/js/socketio-client.mjs (the official npm ``socket.io-client``) without
+blocking, for servers that run in the test's own event loop.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+
 from .servers import REPO_ROOT
 
 NODE = shutil.which("node")
 CLIENT = REPO_ROOT / "tests" / "js" / "client.mjs"
+SOCKETIO_CLIENT = REPO_ROOT / "tests" / "js" / "socketio-client.mjs"
 NODE_MODULES = REPO_ROOT / "tests" / "js" / "node_modules"
 
 CLIENT_TIMEOUT_MS = 10_000
@@ -113,3 +118,35 @@ def check_session(report: dict[str, Any], mode: Mode, sent: list[Message]) -> No
     assert report["finalTransport"] == mode.final_transport, report
     assert report["messages"] == sent
     assert report["closeReason"] == "forced close", report
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """What the Socket.IO driver printed: its steps by name (the last one,
+    ``done`` or ``failed``, under ``"end"``) and what it wrote to stderr."""
+
+    steps: dict[str, list[dict[str, Any]]]
+    end: dict[str, Any]
+    stderr: str
+
+
+async def run_socketio_client(url: str, *, token: str, mode: Mode) -> StepReport:
+    """Play the driver's scenario against ``url``, without blocking the event loop."""
+    assert NODE is not None
+    args = [NODE, str(SOCKETIO_CLIENT), "--url", url, "--token", token]
+    args += ["--transports", mode.transports, "--timeout", str(CLIENT_TIMEOUT_MS)]
+    if mode.expect_upgrade:
+        args.append("--expect-upgrade")
+    with anyio.fail_after(CLIENT_TIMEOUT_MS / 1000 + 10):
+        completed = await anyio.run_process(args, cwd=REPO_ROOT, check=False)
+    stdout = completed.stdout.decode()
+    stderr = completed.stderr.decode()
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    assert lines, f"no report, exit {completed.returncode}\nstderr: {stderr}"
+    *steps, end = lines
+    assert end["step"] in ("done", "failed"), stdout
+    assert completed.returncode == (0 if end["ok"] else 1), stderr
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for step in steps:
+        by_name.setdefault(step.pop("step"), []).append(step)
+    return StepReport(by_name, end, stderr)

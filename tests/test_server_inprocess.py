@@ -1157,6 +1157,7 @@ async def test_background_task_has_the_interface_of_an_asyncio_task(
     assert seen == [("first", "result")]
     assert task.done()
     assert task.exception() is None
+    assert await task == "result"  # awaited again once done
 
     late: list[engineio_sc.BackgroundTask] = []
     task.add_done_callback(late.append)  # done already: called soon, not at once

@@ -131,14 +131,29 @@ def _ratio(value: Spread | None) -> str:
     return f"{value.median:.2f}x ({value.low:.2f}-{value.high:.2f})"
 
 
+REFERENCES = {
+    "eio_sc": {"pyeio": "pyeio", "bare": "bare"},
+    "sio_sc": {"pyeio": "sio_pyeio"},
+}
+"""For each engineio_sc application, the applications of the tables' ratio
+columns (÷ python-engineio, ÷ bare) on the same server: python-socketio on
+engineio_sc is set against python-socketio on python-engineio, and has no bare
+counterpart."""
+
+
 def _row(runs: Sequence[RunResult], scenario: Scenario, config: Config) -> list[str]:
     mine = _runs_of(runs, scenario.name, config.name)
     cells = [f"{APP_TITLES[config.app]} / {config.server}"]
     cells += [format_spread(spread([c.get(r) for r in mine]), c.digits) for c in columns(scenario)]
     headline = _by_rep(runs, scenario, config.name)
-    for other_app in ("pyeio", "bare"):
-        other = _by_rep(runs, scenario, f"{other_app}/{config.server}")
-        cells.append(_ratio(paired_ratios(headline, other)) if config.app == "eio_sc" else "")
+    references = REFERENCES.get(config.app)
+    for column in ("pyeio", "bare"):
+        if references is None:
+            cells.append("")
+            continue
+        other_app = references.get(column)
+        other = {} if other_app is None else _by_rep(runs, scenario, f"{other_app}/{config.server}")
+        cells.append(_ratio(paired_ratios(headline, other)))
     failed = sum(r.failure_count() for r in mine)
     cells.append(f"{failed} in {len(mine)} runs" if failed else "0")
     return cells
@@ -207,6 +222,13 @@ TARGETS = (
         "eio_sc/hypercorn-asyncio",
         "pyeio/hypercorn-asyncio",
         1.4,
+    ),
+    Target(
+        "Socket.IO emit with an ack, 100 clients (python-socketio on each engine)",
+        "sio-echo",
+        "sio_sc/uvicorn",
+        "sio_pyeio/uvicorn",
+        1.5,
     ),
     Target(
         "WebSocket echo, 100 clients (÷ bare)",

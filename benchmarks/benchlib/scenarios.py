@@ -25,7 +25,7 @@ class Scenario:
     """One load scenario, e.g. 100 WebSocket clients echoing for 8 s."""
 
     name: str
-    loadgen: str  # the loadgen.mjs scenario: ws-echo, poll-echo, sessions, idle
+    loadgen: str  # the loadgen.mjs scenario: ws-echo, sio-echo, poll-echo, sessions, idle
     clients: int
     duration: float  # the measured window (the hold, for idle)
     warmup: float
@@ -40,6 +40,11 @@ class Scenario:
         return "sessions/s" if self.loadgen == "sessions" else "msg/s"
 
     @property
+    def socketio(self) -> bool:
+        """Whether it speaks Socket.IO (it runs on the Socket.IO servers only)."""
+        return self.loadgen == "sio-echo"
+
+    @property
     def loadgen_procs(self) -> int:
         """How many load-generator processes share the clients."""
         return self.procs or max(1, math.ceil(self.clients / SESSIONS_PER_LOADGEN))
@@ -50,6 +55,7 @@ class Scenario:
         n = f"{self.clients:,}"
         return {
             "ws-echo": f"WebSocket echo, {n} clients, closed loop, {d}",
+            "sio-echo": f"Socket.IO emit with an ack over WebSocket, {n} clients, closed loop, {d}",
             "poll-echo": f"Polling echo, {n} clients, closed loop, {d}",
             "sessions": f"New WebSocket sessions, {n} concurrent clients, {d}",
             "idle": f"Idle memory, {n} WebSocket sessions held {d}",

@@ -20,8 +20,17 @@ APPS = {
     "eio_sc": "eio_sc_echo:app",
     "pyeio": "pyeio_echo:app",
     "bare": "bare_echo:app",
+    "sio_sc": "sio_sc_echo:app",
+    "sio_pyeio": "sio_pyeio_echo:app",
 }
-APP_TITLES = {"eio_sc": "engineio_sc", "pyeio": "python-engineio", "bare": "bare echo"}
+APP_TITLES = {
+    "eio_sc": "engineio_sc",
+    "pyeio": "python-engineio",
+    "bare": "bare echo",
+    "sio_sc": "python-socketio on engineio_sc",
+    "sio_pyeio": "python-socketio on python-engineio",
+}
+SOCKETIO_APPS = ("sio_sc", "sio_pyeio")
 SERVERS = ("hypercorn-trio", "hypercorn-asyncio", "uvicorn")
 BACKLOG = 2048
 
@@ -43,6 +52,12 @@ class Config:
         """Whether the application speaks Engine.IO (the bare echo does not)."""
         return self.app != "bare"
 
+    @property
+    def socketio(self) -> bool:
+        """Whether the application is a Socket.IO server (it runs the Socket.IO
+        scenarios only, and only they run on it)."""
+        return self.app in SOCKETIO_APPS
+
 
 CONFIGS = (
     Config("eio_sc", "hypercorn-trio"),
@@ -53,6 +68,8 @@ CONFIGS = (
     Config("bare", "hypercorn-trio"),
     Config("bare", "hypercorn-asyncio"),
     Config("bare", "uvicorn"),
+    Config("sio_sc", "uvicorn"),
+    Config("sio_pyeio", "uvicorn"),
 )
 
 

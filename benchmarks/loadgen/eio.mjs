@@ -12,9 +12,11 @@ export const MESSAGE = "4";
 export const NOOP = "6";
 export const SEPARATOR = "\x1e";
 
-/** The Engine.IO path and query of a new session on one transport. */
-export function handshakePath(transport) {
-  return `/engine.io/?EIO=4&transport=${transport}`;
+export const ENGINEIO_PATH = "/engine.io/";
+
+/** The Engine.IO path and query of a new session on one transport (under `path`). */
+export function handshakePath(transport, path = ENGINEIO_PATH) {
+  return `${path}?EIO=4&transport=${transport}`;
 }
 
 /** The open packet's JSON (sid, pingInterval, ...), or null if `text` is not one. */

@@ -5,14 +5,15 @@
 //
 // `ctx` is shared by all clients of one process: {port, raw, size, clients,
 // idOffset, maxMessages, connectConcurrency, openDeadlineMs, closeTimeoutMs,
-// stats, running}. `ctx.raw` means
-// the bare WebSocket ceiling: no Engine.IO handshake, pings or packet types,
-// the frames are the messages.
+// stats, running}, and `path` when a scenario serves elsewhere than /engine.io/.
+// `ctx.raw` means the bare WebSocket ceiling: no Engine.IO handshake, pings or
+// packet types, the frames are the messages.
 
 import http from "node:http";
 import { performance } from "node:perf_hooks";
 import { WebSocket } from "ws";
 import * as eio from "./eio.mjs";
+import * as sio from "./sio.mjs";
 import { openAndClose } from "./litews.mjs";
 
 const WS_OPTIONS = { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 30000 };
@@ -22,7 +23,7 @@ const HTTP_TIMEOUT_MS = 60000;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function wsURL(ctx) {
-  return `ws://127.0.0.1:${ctx.port}${eio.handshakePath("websocket")}`;
+  return `ws://127.0.0.1:${ctx.port}${eio.handshakePath("websocket", ctx.path)}`;
 }
 
 /** Run `fn` on every item with at most `limit` calls in flight. */
@@ -111,6 +112,15 @@ class WsSession {
     else this.ctx.stats.error("unexpected packet", text.slice(0, 40));
   }
 
+  /** The frame that carries `message`, and the payload that echoes it. */
+  frame(message) {
+    return this.ctx.raw ? message : eio.MESSAGE + message;
+  }
+
+  echoOf(message) {
+    return message;
+  }
+
   onMessage(payload) {
     if (this.expected === null || payload !== this.expected) {
       this.ctx.stats.mismatch(this.id, this.expected, payload);
@@ -127,9 +137,9 @@ class WsSession {
     if (this.seq >= this.ctx.maxMessages) return;
     this.seq += 1;
     const message = eio.makeMessage(this.id, this.seq, this.ctx.size);
-    this.expected = message;
+    this.expected = this.echoOf(message);
     this.sentAt = performance.now();
-    this.ws.send(this.ctx.raw ? message : eio.MESSAGE + message);
+    this.ws.send(this.frame(message));
   }
 
   /** Close from the client side and wait (bounded) for the close to complete. */
@@ -152,11 +162,52 @@ class WsSession {
 }
 
 /**
+ * One Socket.IO client on an Engine.IO WebSocket session: it connects to the
+ * main namespace (`40`, answered `40{"sid":...}`), then emits each message as an
+ * `echo` event with an acknowledgement id (`42<id>["echo",message]`), which the
+ * server's acknowledgement must carry back (`43<id>[message]`). The id is the
+ * message's sequence number.
+ */
+class SioSession extends WsSession {
+  constructor(ctx, id) {
+    super(ctx, id);
+    this.connecting = null; // while connecting: called with the first Socket.IO packet
+  }
+
+  async open() {
+    await super.open();
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("Socket.IO connect timeout")), OPEN_TIMEOUT_MS);
+      this.connecting = (payload) => {
+        clearTimeout(timer);
+        this.connecting = null;
+        if (payload.startsWith(sio.CONNECT + "{")) resolve();
+        else reject(new Error(`Socket.IO connect refused: ${payload.slice(0, 60)}`));
+      };
+      this.ws.send(eio.MESSAGE + sio.CONNECT);
+    });
+  }
+
+  frame(message) {
+    return eio.MESSAGE + sio.EVENT + this.seq + JSON.stringify(["echo", message]);
+  }
+
+  echoOf(message) {
+    return sio.ACK + this.seq + JSON.stringify([message]);
+  }
+
+  onMessage(payload) {
+    if (this.connecting) this.connecting(payload);
+    else super.onMessage(payload);
+  }
+}
+
+/**
  * Open ctx.clients WebSocket sessions, counting the ones that fail; after
  * ctx.openDeadlineMs (if set) no new one is started and the rest count as not opened.
  */
-async function openSessions(ctx) {
-  const sessions = Array.from({ length: ctx.clients }, (_, i) => new WsSession(ctx, ctx.idOffset + i));
+async function openSessions(ctx, Session = WsSession) {
+  const sessions = Array.from({ length: ctx.clients }, (_, i) => new Session(ctx, ctx.idOffset + i));
   const open = [];
   const deadline = ctx.openDeadlineMs ? performance.now() + ctx.openDeadlineMs : Infinity;
   await pool(sessions, ctx.connectConcurrency, async (session) => {
@@ -180,6 +231,8 @@ async function closeAll(sessions) {
 
 /** WebSocket echo: every client sends a message, waits for its echo, sends the next. */
 export class WsEcho {
+  static Session = WsSession;
+
   constructor(ctx) {
     this.ctx = ctx;
     this.sessions = [];
@@ -187,7 +240,7 @@ export class WsEcho {
 
   async setup() {
     const start = performance.now();
-    this.sessions = await openSessions(this.ctx);
+    this.sessions = await openSessions(this.ctx, this.constructor.Session);
     return { open: this.sessions.length, open_s: (performance.now() - start) / 1000 };
   }
 
@@ -203,6 +256,16 @@ export class WsEcho {
 
   close() {
     return closeAll(this.sessions);
+  }
+}
+
+/** Socket.IO echo over WebSocket: every client emits `echo` with an ack, waits for it, emits the next. */
+export class SioEcho extends WsEcho {
+  static Session = SioSession;
+
+  constructor(ctx) {
+    super(ctx);
+    ctx.path = sio.PATH;
   }
 }
 
@@ -385,4 +448,10 @@ export class Sessions {
   }
 }
 
-export const SCENARIOS = { "ws-echo": WsEcho, "poll-echo": PollEcho, sessions: Sessions, idle: Idle };
+export const SCENARIOS = {
+  "ws-echo": WsEcho,
+  "sio-echo": SioEcho,
+  "poll-echo": PollEcho,
+  sessions: Sessions,
+  idle: Idle,
+};

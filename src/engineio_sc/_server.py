@@ -473,7 +473,7 @@ class AsyncServer:
             RuntimeError: the server is not running.
         """
         task = BackgroundTask(getattr(target, "__name__", repr(target)), self.logger)
-        self._group().start_soon(task._run, target, args, kwargs, name=task.name)
+        task._start(self._group(), target, args, kwargs)
         return task
 
     async def sleep(self, seconds: float = 0) -> None:

@@ -11,6 +11,9 @@ from types import CoroutineType
 from typing import Any
 
 import anyio
+import anyio.abc
+import anyio.lowlevel
+from anyio import TaskHandle
 
 from ._backend import call_soon
 
@@ -19,9 +22,9 @@ __all__ = ["BackgroundTask", "call_handler"]
 DoneCallback = Callable[["BackgroundTask"], object]
 
 
-async def call_handler(fn: Callable[..., Any], *args: Any) -> Any:
+async def call_handler(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """Call a sync or async callable and return its result."""
-    result = fn(*args)
+    result = fn(*args, **kwargs)
     if type(result) is CoroutineType or inspect.isawaitable(result):
         result = await result
     return result
@@ -38,11 +41,25 @@ class BackgroundTask:
     whoever asks for the result.
     """
 
+    __slots__ = (
+        "__weakref__",
+        "_callbacks",
+        "_cancelled",
+        "_done",
+        "_error",
+        "_handle",
+        "_log",
+        "_name",
+        "_result",
+        "_waiter",
+    )
+
     def __init__(self, name: str, logger: logging.Logger) -> None:
         self._name = name
         self._log = logger
-        self._scope = anyio.CancelScope()
-        self._done = anyio.Event()
+        self._handle: TaskHandle[None] | None = None
+        self._done = False
+        self._waiter: anyio.Event | None = None  # made only for a wait() before the end
         self._result: Any = None
         self._error: BaseException | None = None
         self._cancelled = False
@@ -52,12 +69,26 @@ class BackgroundTask:
         state = "done" if self.done() else "pending"
         return f"<BackgroundTask {self._name!r} {state}>"
 
+    def _start(
+        self,
+        group: anyio.abc.TaskGroup,
+        target: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        """Start the task in ``group``.
+
+        anyio's handle of the task is what :meth:`cancel` cancels, and the task
+        makes no event of its own unless someone waits for it before it ends: a
+        python-socketio server starts one task per event it receives.
+        """
+        self._handle = group.start_soon(self._run, target, args, kwargs, name=self._name)
+
     async def _run(
         self, target: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
         try:
-            with self._scope:
-                self._result = await call_handler(lambda: target(*args, **kwargs))
+            self._result = await call_handler(target, *args, **kwargs)
         except anyio.get_cancelled_exc_class():
             self._cancelled = True
             raise
@@ -65,8 +96,10 @@ class BackgroundTask:
             self._error = exc
             self._log.exception("background task %s failed", self._name)
         finally:
-            self._cancelled = self._cancelled or self._scope.cancelled_caught
-            self._done.set()
+            self._done = True
+            self._handle = None
+            if self._waiter is not None:
+                self._waiter.set()
             callbacks, self._callbacks = self._callbacks, []
             for callback, context in callbacks:
                 self._call(callback, context)
@@ -114,14 +147,14 @@ class BackgroundTask:
         Returns:
             ``False`` if the task was already done, else ``True``.
         """
-        if self.done():
+        if self._handle is None:  # done
             return False
-        self._scope.cancel()
+        self._handle.cancel()
         return True
 
     def done(self) -> bool:
         """Whether the task has finished, cancelled or not."""
-        return self._done.is_set()
+        return self._done
 
     def cancelled(self) -> bool:
         """Whether the task was cancelled (by :meth:`cancel` or a shutdown)."""
@@ -160,7 +193,12 @@ class BackgroundTask:
             asyncio.CancelledError: the task was cancelled.
             Exception: what the task raised.
         """
-        await self._done.wait()
+        if not self._done:
+            if self._waiter is None:
+                self._waiter = anyio.Event()
+            await self._waiter.wait()
+        else:
+            await anyio.lowlevel.checkpoint()
         return self.result()
 
     def __await__(self) -> Generator[Any, None, Any]:
