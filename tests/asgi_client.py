@@ -17,6 +17,7 @@ import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 import engineio_sc
+from engineio_sc._session import Session
 from engineio_sc.protocol import SEPARATOR
 
 ASGIApp = Any
@@ -332,3 +333,8 @@ async def lifespan(app: ASGIApp) -> AsyncIterator[list[str]]:
         if not replies[0].endswith("failed"):
             await to_app[0].send({"type": "lifespan.shutdown"})
             replies.append((await from_app[1].receive())["type"])
+
+
+def live_sessions(server: engineio_sc.AsyncServer) -> dict[str, Session]:
+    """The server's live sessions by sid, for the tests that look inside them."""
+    return {session.sid: session for session in server._registry.sessions()}

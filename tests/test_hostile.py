@@ -23,6 +23,7 @@ from engineio_sc.protocol import (
 )
 
 from . import asgi_client
+from .asgi_client import live_sessions
 
 pytestmark = pytest.mark.anyio
 
@@ -90,13 +91,13 @@ async def test_binary_and_bad_text_frames_over_websocket() -> None:
     async with served() as (server, client):
         async with client.websocket("EIO=4&transport=websocket") as ws:
             await ws.receive()
-            (session,) = server._sessions.values()
+            (session,) = live_sessions(server).values()
             await ws.send(b"\xff\x00 raw binary is a message")
             await ws.send("")
             assert await ws.receive() is None
             assert ws.close_code == 1002
         await session.done.wait()
-        assert server._sessions == {}
+        assert live_sessions(server) == {}
         assert server.statistics().messages_in == 1
 
 

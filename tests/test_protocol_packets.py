@@ -13,10 +13,10 @@ from engineio_sc.protocol import (
     SEPARATOR,
     Packet,
     PacketType,
+    PayloadBuilder,
     decode_binary_frame,
     decode_payload,
     decode_text,
-    encode_payload,
     encode_polling,
 )
 
@@ -226,12 +226,35 @@ def test_separator_is_record_separator() -> None:
     assert SEPARATOR == "\x1e"
 
 
-def test_encode_payload_empty() -> None:
-    assert encode_payload([]) == ""
+def payload(packets: list[Packet], budget: int = 10**9) -> str:
+    body = PayloadBuilder(budget)
+    for packet in packets:
+        assert body.add(packet)
+    return body.text()
 
 
-def test_encode_payload_single_packet_has_no_separator() -> None:
-    assert encode_payload([Packet(PacketType.MESSAGE, "hello")]) == "4hello"
+def test_empty_payload() -> None:
+    assert payload([]) == ""
+
+
+def test_payload_of_one_packet_has_no_separator() -> None:
+    assert payload([Packet(PacketType.MESSAGE, "hello")]) == "4hello"
+
+
+def test_payload_budget_counts_utf8_bytes_and_separators() -> None:
+    body = PayloadBuilder(12)
+    assert body.add(Packet(PacketType.MESSAGE, "hé"))  # "4hé": 4 bytes + 1
+    assert body.add(Packet(PacketType.MESSAGE, "abcde"))  # 6 + 1: 12 in all
+    assert not body.add(Packet(PacketType.PING))  # 2 more would be over
+    assert len(body) == 2
+    assert body.text() == "4hé\x1e4abcde"
+
+
+def test_payload_budget_always_takes_the_first_packet() -> None:
+    body = PayloadBuilder(1)
+    assert body.add(Packet(PacketType.MESSAGE, b"\x00" * 30))
+    assert not body.add(Packet(PacketType.NOOP))
+    assert body.text() == "b" + "A" * 40
 
 
 MIXED = [
@@ -245,12 +268,8 @@ MIXED = [
 MIXED_WIRE = "4hello\x1e2\x1ebAQIDBA==\x1eb\x1e4world\x1e1"
 
 
-def test_encode_payload_mixed_text_and_binary() -> None:
-    assert encode_payload(MIXED) == MIXED_WIRE
-
-
-def test_encode_payload_takes_any_iterable() -> None:
-    assert encode_payload(iter(MIXED)) == MIXED_WIRE
+def test_payload_mixed_text_and_binary() -> None:
+    assert payload(MIXED) == MIXED_WIRE
 
 
 def test_decode_payload_mixed_text_and_binary() -> None:
@@ -339,7 +358,7 @@ def test_packet_polling_round_trip(packet: Packet) -> None:
 @example([Packet(PacketType.MESSAGE, b"")])
 @example([Packet(PacketType.MESSAGE, b""), Packet(PacketType.MESSAGE, "")])
 def test_payload_round_trip(items: list[Packet]) -> None:
-    body = encode_payload(items).encode("utf-8")
+    body = payload(items).encode("utf-8")
     assert decode_payload(body) == (items, None)
 
 

@@ -180,7 +180,7 @@ def test_transition_forbidden(state: SessionState, event: Input) -> None:
 # Each entry of the table, driven through the machine's public API.
 DRIVERS: dict[tuple[SessionState, Input], Callable[[SessionMachine], object]] = {
     (S.HANDSHAKE, Input.ACCEPT): lambda m: m.accept(T0),
-    (S.HANDSHAKE, Input.REJECT): lambda m: m.reject(),
+    (S.HANDSHAKE, Input.REJECT): lambda m: m.close(),
     (S.OPEN, Input.JOIN): lambda m: m.join(),
     (S.JOINING, Input.PROBE): lambda m: m.probe(PROBE, T0),
     (S.JOINING, Input.UPGRADE_FAILED): lambda m: m.upgrade_failed(),
@@ -222,10 +222,12 @@ def test_active_states() -> None:
     assert {state for state, make in MAKERS.items() if make().active} == ACTIVE
 
 
-def test_reject() -> None:
+def test_closing_before_the_connect_handler_accepts_is_a_rejection() -> None:
     m = machine()
-    m.reject()
+    assert m.close()
     assert state_of(m) is S.CLOSED
+    assert m.closed
+    assert not m.accepted
     assert m.deadline is None
 
 
@@ -233,13 +235,6 @@ def test_accept_twice_is_an_error() -> None:
     m = opened()
     with pytest.raises(RuntimeError):
         m.accept(T0)
-
-
-def test_reject_after_accept_is_an_error() -> None:
-    m = opened()
-    with pytest.raises(RuntimeError):
-        m.reject()
-    assert state_of(m) is S.OPEN
 
 
 def test_close_open_session() -> None:

@@ -20,7 +20,15 @@ import engineio_sc
 from engineio_sc._http import DISCARD_MIN
 from engineio_sc.protocol import POLL_RELEASE_DELAY, PollVerdict, SessionState
 
-from .asgi_client import ASGIClient, FakeWebSocket, HTTPExchange, Response, pending, served
+from .asgi_client import (
+    ASGIClient,
+    FakeWebSocket,
+    HTTPExchange,
+    Response,
+    live_sessions,
+    pending,
+    served,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -347,12 +355,12 @@ async def test_disconnect_of_absent_polling_client_returns_and_expires(
 ) -> None:
     recorder = Recorder(eio)
     sid, _ = await client.handshake()
-    session = eio._sessions[sid]
+    session = live_sessions(eio)[sid]
     await eio.disconnect(sid)
     await recorder.disconnected.wait()
     with anyio.fail_after(5):
         await session.done.wait()
-    assert sid not in eio._sessions
+    assert sid not in live_sessions(eio)
     assert (await client.get(f"EIO=4&transport=polling&sid={sid}")).json()["code"] == 1
 
 
@@ -399,7 +407,7 @@ async def test_connect_refusal_is_401(
     assert response.json() == body
     await anyio.wait_all_tasks_blocked()
     assert seen == []
-    assert eio._sessions == {}
+    assert live_sessions(eio) == {}
 
 
 async def test_connect_handler_exception_is_401(eio: engineio_sc.AsyncServer) -> None:
@@ -636,7 +644,7 @@ async def test_upgraded_session_ends_when_its_websocket_request_is_cancelled(
     task only waits. Cancelling that task closes the session (its socket is gone)."""
     recorder = Recorder(eio)
     sid, _ = await client.handshake()
-    session = eio._sessions[sid]
+    session = live_sessions(eio)[sid]
     with anyio.CancelScope() as scope:
         async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as ws:
             await _upgrade(client, ws, sid)
@@ -646,7 +654,7 @@ async def test_upgraded_session_ends_when_its_websocket_request_is_cancelled(
     with anyio.fail_after(5):
         await check_session_ended(recorder, client, sid, "transport close")
         await session.done.wait()
-    assert eio._sessions == {}
+    assert live_sessions(eio) == {}
 
 
 async def test_a_failing_transport_ends_its_session_only(
@@ -657,7 +665,7 @@ async def test_a_failing_transport_ends_its_session_only(
     recorder = Recorder(eio)
     bystander, _ = await client.handshake()
     sid, _ = await client.handshake()
-    session = eio._sessions[sid]
+    session = live_sessions(eio)[sid]
     async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as ws:
         await _upgrade(client, ws, sid)
         await anyio.wait_all_tasks_blocked()
@@ -700,11 +708,11 @@ def joining(sid: str) -> str:
 
 
 def state_of(eio: engineio_sc.AsyncServer, sid: str) -> SessionState:
-    return eio._sessions[sid].machine.state
+    return live_sessions(eio)[sid].machine.state
 
 
 def verdict_of(eio: engineio_sc.AsyncServer, sid: str) -> PollVerdict | None:
-    return eio._sessions[sid].machine.poll_verdict
+    return live_sessions(eio)[sid].machine.poll_verdict
 
 
 @asynccontextmanager
@@ -1033,7 +1041,7 @@ async def test_shutdown_cancels_a_websocket_session_that_outlives_close_timeout(
     async with server:
         async with client.websocket("EIO=4&transport=websocket") as ws:
             await ws.receive()
-            (session,) = server._sessions.values()
+            (session,) = live_sessions(server).values()
             with anyio.fail_after(5):
                 await server.shutdown()
                 assert entered.is_set()
@@ -1041,7 +1049,7 @@ async def test_shutdown_cancels_a_websocket_session_that_outlives_close_timeout(
                 assert session.ended
                 await ws.finished.wait()  # the request has returned
             assert await ws.receive() is None
-        assert server._sessions == {}
+        assert live_sessions(server) == {}
 
 
 async def test_a_session_group_is_the_backends_own_on_trio(
@@ -1052,11 +1060,13 @@ async def test_a_session_group_is_the_backends_own_on_trio(
     its whole life. On asyncio it is anyio's task group."""
     async with client.websocket("EIO=4&transport=websocket") as ws:
         await ws.receive()
-        (session,) = eio._sessions.values()
+        (session,) = live_sessions(eio).values()
         group = session._tg
         if virtual:  # trio
             assert isinstance(group, trio.Nursery)
-            assert [task.coro.__qualname__ for task in group.child_tasks] == ["Session._websocket"]
+            assert [task.coro.__qualname__ for task in group.child_tasks] == [
+                "WebSocketTransport.read"
+            ]
         else:
             assert isinstance(group, anyio.abc.TaskGroup)
 
@@ -1071,7 +1081,7 @@ async def test_websocket_client_gone_before_its_open_packet_is_disconnected(
         await recorder.disconnected.wait()
     (_, sid), disconnect = recorder.events
     assert disconnect == ("disconnect", sid, "transport close")
-    assert eio._sessions == {}
+    assert live_sessions(eio) == {}
 
 
 @pytest.mark.parametrize("transport", ["polling", "websocket"])
@@ -1092,10 +1102,10 @@ async def test_handshake_cancelled_in_the_connect_handler_leaves_no_session(
             else:
                 tg.start_soon(_open_and_wait, client)
             await entered.wait()
-            assert len(eio._sessions) == 1
+            assert len(live_sessions(eio)) == 1
             scope.cancel()
     await anyio.wait_all_tasks_blocked()
-    assert eio._sessions == {}
+    assert live_sessions(eio) == {}
 
 
 async def _open_and_wait(client: ASGIClient) -> None:
@@ -1240,7 +1250,7 @@ async def test_first_request_hosts_the_group_without_lifespan() -> None:
         sid: str = (await client.handshake())[0]
         await server.shutdown()
     assert not server.running
-    assert sid not in server._sessions
+    assert sid not in live_sessions(server)
 
 
 async def test_lifespan_opens_and_closes_the_server() -> None:
@@ -1350,7 +1360,7 @@ async def test_no_task_left_after_shutdown() -> None:
                 with anyio.fail_after(5):
                     await server.shutdown()
                 assert await ws.receive() is None
-        assert server._sessions == {}
+        assert live_sessions(server) == {}
     assert _running_tasks() == baseline
 
 

@@ -7,7 +7,8 @@ session, and adds the CORS, cookie and compression headers.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
 import anyio
 
@@ -22,9 +23,12 @@ from ._http import (
     WebSocketClosed,
     error_response,
 )
+from ._lifecycle import Lifecycle
+from ._polling import CLOSE_TEXT, PollingTransport
 from ._reasons import DisconnectReason
-from ._session import CLOSE_TEXT, Session
+from ._session import Session, SessionContext
 from ._tasks import call_handler
+from ._websocket import upgrade
 from .exceptions import ContentTooLongError, ErrorCode, ProtocolError
 from .protocol import (
     Handshake,
@@ -33,21 +37,18 @@ from .protocol import (
     Poll,
     Preflight,
     Request,
-    SessionState,
     Transport,
     WebSocketJoin,
     classify,
-    encode_polling,
 )
 
-if TYPE_CHECKING:
-    from ._server import AsyncServer
+__all__ = ["Endpoint", "LogOnce"]
 
-__all__ = ["Endpoint"]
+LogOnce = Callable[..., None]
+"""``log_once(key, message, *args)``: an error logged loudly the first time."""
 
 _TEXT = ("Content-Type", "text/plain; charset=UTF-8")
 _NO_STORE = ("Cache-Control", "no-store")
-_UNROUTABLE = (SessionState.HANDSHAKE, SessionState.CLOSED)
 
 FAREWELL_TIMEOUT = 1.0
 """Seconds a cancelled poll may spend writing its close packet."""
@@ -67,13 +68,28 @@ def _refused_origin() -> ProtocolError:
 
 
 class Endpoint:
-    """Serves requests for one :class:`~engineio_sc.AsyncServer`."""
+    """Serves requests for one :class:`~engineio_sc.AsyncServer`.
 
-    def __init__(self, server: AsyncServer) -> None:
-        self._server = server
-        self._options = server.options
-        self._log = server._log_once
-        options = self._options
+    Args:
+        context: what its sessions are given (settings, handlers, registry).
+        lifecycle: the server's task group, where polling sessions run.
+        generate_id: makes the sid of a new session.
+        log_once: logs a refusal loudly the first time, quietly after.
+    """
+
+    def __init__(
+        self,
+        context: SessionContext,
+        lifecycle: Lifecycle,
+        generate_id: Callable[[], str],
+        log_once: LogOnce,
+    ) -> None:
+        self._context = context
+        self._registry = context.registry
+        self._lifecycle = lifecycle
+        self._generate_id = generate_id
+        self._options = options = context.options
+        self._log = log_once
         self._open_packets = {
             transport: OpenPacket(
                 upgrades=options.upgrades(transport),
@@ -84,52 +100,44 @@ class Endpoint:
             for transport in Transport
         }
 
-    def _transport_of(self, sid: str) -> Transport | None:
-        session = self._server._sessions.get(sid)
-        if session is None or session.machine.state in _UNROUTABLE:
-            return None
-        return session.transport
-
     def _classify(self, request: HTTPRequest, *, websocket: bool) -> Request:
         return classify(
             request.method,
             request.query,
             websocket=websocket,
             transports=self._options.transports,
-            session_transport=self._transport_of,
+            session_transport=self._registry.transport_of,
         )
 
     # -- sessions --------------------------------------------------------------
 
     async def _open(self, transport: Transport, request: HTTPRequest) -> Session | HTTPResponse:
         """Create a session and run the connect handler: the session, or the 401."""
-        server = self._server
-        if not server._lifecycle.accepting:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, status=503, message="Server shutting down")
-        limit = self._options.max_sessions
-        if limit is not None and len(server._sessions) >= limit:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, status=503, message="Too many sessions")
-        wanted = self._options.allow_request is not None or "connect" in server.handlers
-        environ = request.environ() if wanted else {}  # built only for a handler to read
+        refusal = self._registry.refusal()
+        if refusal is not None:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, status=503, message=refusal)
+        handlers = self._context.handlers
+        wanted = self._options.allow_request is not None or handlers.has_connect
+        environ: dict[str, Any] = request.environ() if wanted else {}  # only for a handler
         if self._options.allow_request is not None:
             verdict = await call_handler(self._options.allow_request, environ)
             if verdict is not True:
                 message = verdict if isinstance(verdict, str) else None
                 raise ProtocolError(ErrorCode.FORBIDDEN, status=403, message=message)
-        sid = server.generate_id()
-        session = Session(server, sid, transport)
-        server._sessions[sid] = session
+        sid = self._generate_id()
+        session = Session(self._context, sid, transport)
+        self._registry.add(session)
         polling = transport is Transport.POLLING
         if polling:  # the session outlives this request: it runs in the server's group
-            await server._group().start(session.run)
+            await self._lifecycle.group().start(session.run)
         try:
-            refusal = await server._fire_connect(sid, environ)
+            unauthorized = await handlers.connect(sid, environ)
         except BaseException:  # cancelled
             self._abandon(session, started=polling)
             raise
-        if refusal is not None:
+        if unauthorized is not None:
             self._abandon(session, started=polling)
-            body = self._options.json.dumps(refusal).encode()
+            body = self._options.json.dumps(unauthorized).encode()
             return HTTPResponse(401, body, [("Content-Type", "application/json")])
         session.accept()
         return session
@@ -140,6 +148,13 @@ class Endpoint:
         session.close(DisconnectReason.SERVER_DISCONNECT, abort=True)
         if not started:
             session.end()
+
+    def _routed(self, sid: str) -> Session:
+        """The session of a request that :func:`classify` routed to ``sid``."""
+        session = self._registry.get(sid)
+        if session is None:  # classify() found it: it cannot have gone since
+            raise ProtocolError(ErrorCode.UNKNOWN_SID, detail=f"unknown sid {sid!r}")
+        return session
 
     def _open_packet(self, session: Session) -> Packet:
         return self._open_packets[session.transport].for_sid(session.sid)
@@ -185,13 +200,16 @@ class Endpoint:
                 opened = await self._open(Transport.POLLING, request)
                 if isinstance(opened, HTTPResponse):
                     return opened
-                body = opened.take_payload([encode_polling(self._open_packet(opened))])
+                body = opened.payload(self._open_packet(opened))
                 headers = [_TEXT, _NO_STORE, *self._cookie(opened)]
                 return HTTPResponse(200, body.encode(), headers)
-            session = self._server._sessions[kind.sid]
+            session = self._routed(kind.sid)
+            polling = session.polling
+            if polling is None:  # a session opened on WebSocket: classify() refused it
+                raise ProtocolError(ErrorCode.BAD_REQUEST, detail="transport mismatch")
             if isinstance(kind, Poll):
-                return await self._poll(session, conn)
-            await session.post(conn.read_body)
+                return await self._poll(session, polling, conn)
+            await polling.post(conn.read_body)
             return HTTPResponse(200, b"ok", [("Content-Type", "text/html")])
         except ProtocolError as exc:
             return self._refuse(request, exc)
@@ -199,8 +217,10 @@ class Endpoint:
             self._log("too-long", "POST refused: %s", exc)
             return HTTPResponse(413, close_connection=True)
 
-    async def _poll(self, session: Session, conn: HTTPConnection) -> HTTPResponse:
-        payload = session.poll_ready()
+    async def _poll(
+        self, session: Session, polling: PollingTransport, conn: HTTPConnection
+    ) -> HTTPResponse:
+        payload = polling.ready()
         if payload is not None:  # no waiting, so no need to watch for the client leaving
             return HTTPResponse(200, payload.encode(), [_TEXT, _NO_STORE])
         refusal: ProtocolError | None = None
@@ -213,7 +233,7 @@ class Endpoint:
 
                 tg.start_soon(watch)
                 try:
-                    payload = await session.poll()
+                    payload = await polling.poll()
                 except ProtocolError as exc:
                     refusal = exc
                 tg.cancel_scope.cancel()
@@ -232,7 +252,7 @@ class Endpoint:
         request away (Hypercorn does, at its graceful timeout, when it stops).
         It was the session's transport, so the session closes, and the poll is
         answered with the close packet if the connection can still carry it."""
-        self._server.logger.info("%s: its held poll was cancelled, closing", session.sid)
+        self._context.logger.info("%s: its held poll was cancelled, closing", session.sid)
         session.close(DisconnectReason.TRANSPORT_CLOSE, abort=True)
         with anyio.CancelScope(shield=True), anyio.move_on_after(FAREWELL_TIMEOUT):
             await conn.farewell(HTTPResponse(200, CLOSE_TEXT.encode(), [_TEXT, _NO_STORE]))
@@ -252,7 +272,7 @@ class Endpoint:
             assert isinstance(kind, WebSocketJoin)
             if not self._options.allow_upgrades:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, detail="upgrades are disabled")
-            await self._server._sessions[kind.sid].upgrade(ws)
+            await upgrade(self._routed(kind.sid), ws)
         except ProtocolError as exc:
             await ws.deny(self._refuse(request, exc))
         return None

@@ -29,39 +29,23 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType, TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 import anyio.abc
 import trio
 import trio.lowlevel
 
-from ._backend import Event, on_asyncio
+from ._backend import on_asyncio
 from ._reasons import DisconnectReason
+from ._registry import SessionRegistry
 
-__all__ = ["Lifecycle", "ServerSession", "shutdown_signals"]
+__all__ = ["Lifecycle", "shutdown_signals"]
 
 SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-class ServerSession(Protocol):
-    """What the lifecycle needs of a session to shut it down."""
-
-    @property
-    def done(self) -> Event:
-        """Set once the session has ended."""
-        ...
-
-    def close(self, reason: str) -> None:
-        """Close the session, delivering what is queued and the close packet."""
-        ...
-
-    def cancel(self) -> bool:
-        """Cancel what is left of the session; ``True`` if it was running."""
-        ...
 
 
 SignalHandler = Callable[[int, FrameType | None], Any]
@@ -130,7 +114,8 @@ class Lifecycle:
     """Opens, hosts and shuts down one server's task group.
 
     Args:
-        sessions: the server's live sessions, when asked.
+        registry: the server's sessions; the lifecycle says whether it accepts new
+            ones.
         close_timeout: how long a shutdown waits for sessions to deliver what is
             queued to their clients.
         logger: the server's logger.
@@ -138,12 +123,12 @@ class Lifecycle:
 
     def __init__(
         self,
-        sessions: Callable[[], Sequence[ServerSession]],
+        registry: SessionRegistry,
         *,
         close_timeout: float,
         logger: logging.Logger,
     ) -> None:
-        self._sessions = sessions
+        self._registry = registry
         self._close_timeout = close_timeout
         self._log = logger
         self._tg: anyio.abc.TaskGroup | None = None
@@ -153,18 +138,12 @@ class Lifecycle:
         self._asked: anyio.Event | None = None  # a signal asked for the shutdown
         self._hosting: anyio.Event | None = None  # set once the detached host is up
         self._detached: asyncio.Task[None] | None = None
-        self._accepting = False
         self._shut_down = False
 
     @property
     def running(self) -> bool:
         """Whether the task group is open."""
         return self._tg is not None
-
-    @property
-    def accepting(self) -> bool:
-        """Whether new sessions are taken: the group is open and not shutting down."""
-        return self._accepting
 
     def group(self) -> anyio.abc.TaskGroup:
         """The open task group.
@@ -223,8 +202,8 @@ class Lifecycle:
 
     def abort(self) -> None:
         """End everything at once: nothing can reach the clients any more."""
-        self._accepting = False
-        for session in self._sessions():
+        self._registry.accepting = False
+        for session in self._registry.sessions():
             session.cancel()
         if self._stop is not None:
             self._stop.set()
@@ -237,14 +216,14 @@ class Lifecycle:
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
-                self._accepting = True
+                self._registry.accepting = True
                 tg.start_soon(self._shutdown_when_asked)
                 task_status.started()
                 await self._stop.wait()
                 tg.cancel_scope.cancel()
         finally:
             self._tg = None
-            self._accepting = False
+            self._registry.accepting = False
             self._stopped.set()
 
     async def shutdown(self) -> None:
@@ -252,10 +231,10 @@ class Lifecycle:
         the server runs any more (see :meth:`AsyncServer.shutdown`)."""
         if self._tg is None or self._stop is None or self._stopped is None:
             return
-        self._accepting = False
+        self._registry.accepting = False
         self._shut_down = True
         self._log.info("shutting down")
-        sessions = list(self._sessions())
+        sessions = self._registry.sessions()
         for session in sessions:
             session.close(DisconnectReason.SERVER_DISCONNECT)
         with anyio.move_on_after(self._close_timeout):

@@ -4,34 +4,33 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import inspect
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager
-from types import CoroutineType, TracebackType
-from typing import Any, Literal, Protocol, TypeVar, overload
+from types import TracebackType
+from typing import Any, Protocol, TypeVar, overload
 
 import anyio
 import anyio.abc
 
 from . import _asgi
 from ._endpoint import Endpoint
+from ._handlers import EventName, Handler, Handlers
 from ._http import HTTPConnection, HTTPRequest, HTTPResponse, WebSocket
 from ._lifecycle import Lifecycle
 from ._options import AllowRequest, JSONModule, Options, make_options
 from ._proxies import LOOPBACK
 from ._queue import Event, Queue
 from ._reasons import DisconnectReason
-from ._session import Session
+from ._registry import SessionRegistry
+from ._session import Session, SessionContext
 from ._statistics import ServerStatistics
-from ._tasks import BackgroundTask, call_handler
-from .exceptions import QueueEmpty, SocketIsClosedError
+from ._tasks import BackgroundTask
+from .exceptions import QueueEmpty
 from .protocol import Packet, PacketType
 
 __all__ = ["AsyncServer"]
-
-Handler = Callable[..., Any]
 
 
 class ForeignPacket(Protocol):
@@ -45,9 +44,6 @@ class ForeignPacket(Protocol):
 
 
 H = TypeVar("H", bound=Handler)
-EventName = Literal["connect", "message", "disconnect"]
-
-_EVENTS = ("connect", "message", "disconnect")
 _ASYNC_MODES = ("aiohttp", "sanic", "tornado", "asgi")
 _FRAMEWORK_PACKAGES = {"aiohttp": "aiohttp", "sanic": "sanic", "tornado": "tornado"}
 _ONCE_SUFFIX = " (further occurrences of this error will be logged with level INFO)"
@@ -66,16 +62,6 @@ def _check_async_mode(async_mode: str | None) -> str:
             f'pip install "engineio_sc[{async_mode}]"'
         )
     return async_mode
-
-
-def _takes_reason(handler: Handler) -> bool:
-    try:
-        inspect.signature(handler).bind("sid", "reason")
-    except TypeError:
-        return False
-    except ValueError:  # no signature to read (a builtin): assume the current form
-        return True
-    return True
 
 
 def _make_logger(logger: bool | logging.Logger) -> logging.Logger:
@@ -190,16 +176,19 @@ class AsyncServer:
         self._logged_once: set[str] = set()
         if kwargs:
             self.logger.warning("ignoring unknown options: %s", ", ".join(sorted(kwargs)))
-        self.handlers: dict[str, Handler] = {}
-        self._disconnect_takes_reason = True
-        self._sessions: dict[str, Session] = {}
+        self._handlers = Handlers(self.logger)
+        self._registry = SessionRegistry(self.options.max_sessions)
         self._lifecycle = Lifecycle(
-            lambda: list(self._sessions.values()),
-            close_timeout=self.options.close_timeout,
-            logger=self.logger,
+            self._registry, close_timeout=self.options.close_timeout, logger=self.logger
         )
-        self._endpoint = Endpoint(self)
-        self._closed_totals = [0, 0, 0]  # sessions, messages in, messages out
+        context = SessionContext(self.options, self.logger, self._handlers, self._registry)
+        self._endpoint = Endpoint(context, self._lifecycle, self.generate_id, self._log_once)
+
+    @property
+    def handlers(self) -> dict[str, Handler]:
+        """The handler of each event (python-engineio's attribute); register them
+        with :meth:`on`."""
+        return self._handlers.table
 
     # -- options as python-engineio names them -------------------------------------
 
@@ -266,58 +255,17 @@ class AsyncServer:
         Raises:
             ValueError: ``event`` is not one of the three.
         """
-        if event not in _EVENTS:
-            raise ValueError("Invalid event")
 
         def register(fn: H) -> H:
-            if event == "disconnect":
-                self._disconnect_takes_reason = _takes_reason(fn)
-            self.handlers[event] = fn
+            self._handlers.register(event, fn)
             return fn
 
         return register if handler is None else register(handler)
 
-    async def _fire_connect(self, sid: str, environ: dict[str, Any]) -> Any:
-        """Run the connect handler; ``None`` accepts, anything else is the 401 body."""
-        handler = self.handlers.get("connect")
-        if handler is None:
-            return None
-        try:
-            result = await call_handler(handler, sid, environ)
-        except Exception:
-            self.logger.exception("connect handler error")
-            return "Unauthorized"
-        if result is None or result is True:
-            return None
-        return result or "Unauthorized"
-
-    async def _fire_message(self, sid: str, data: str | bytes) -> None:
-        handler = self.handlers.get("message")
-        if handler is None:
-            return
-        try:
-            result = handler(sid, data)  # call_handler, inlined: this runs per message
-            if type(result) is CoroutineType or inspect.isawaitable(result):
-                await result
-        except SocketIsClosedError as exc:  # the client left while its message was handled
-            self.logger.info("message handler of %s: %s", sid, exc)
-        except Exception:
-            self.logger.exception("message handler error")
-
-    async def _fire_disconnect(self, sid: str, reason: str) -> None:
-        handler = self.handlers.get("disconnect")
-        if handler is None:
-            return
-        args = (sid, reason) if self._disconnect_takes_reason else (sid,)
-        try:
-            await call_handler(handler, *args)
-        except Exception:
-            self.logger.exception("disconnect handler error")
-
     # -- sending and sessions -----------------------------------------------------
 
     def _session(self, sid: str) -> Session:
-        session = self._sessions.get(sid)
+        session = self._registry.get(sid)
         if session is None:
             raise KeyError("Session not found")
         return session
@@ -366,7 +314,7 @@ class AsyncServer:
         await self._send(sid, pkt if isinstance(pkt, Packet) else self._from_foreign(pkt))
 
     async def _send(self, sid: str, packet: Packet) -> None:
-        session = self._sessions.get(sid)
+        session = self._registry.get(sid)
         if session is None or not await session.send(packet):
             self.logger.warning("Cannot send to sid %s: the session is closed", sid)
 
@@ -425,7 +373,7 @@ class AsyncServer:
         within ``close_timeout``, then the disconnect handler runs in the
         session's own task. An unknown sid is ignored.
         """
-        targets = list(self._sessions.values()) if sid is None else [self._sessions.get(sid)]
+        targets = self._registry.sessions() if sid is None else [self._registry.get(sid)]
         for session in targets:
             if session is not None:
                 session.close(DisconnectReason.SERVER_DISCONNECT)
@@ -433,28 +381,7 @@ class AsyncServer:
 
     def statistics(self) -> ServerStatistics:
         """Queue depths and counts, for the server and each live session."""
-        sessions = tuple(s.statistics() for s in self._sessions.values())
-        closed, closed_in, closed_out = self._closed_totals
-        return ServerStatistics(
-            running=self.running,
-            sessions_opened=closed + len(sessions),
-            sessions_closed=closed,
-            queued=sum(s.queued for s in sessions),
-            max_queued=max((s.queued for s in sessions), default=0),
-            messages_in=closed_in + sum(s.messages_in for s in sessions),
-            messages_out=closed_out + sum(s.messages_out for s in sessions),
-            sessions=sessions,
-        )
-
-    def _session_ended(self, session: Session) -> None:
-        if self._sessions.get(session.sid) is not session:
-            return
-        del self._sessions[session.sid]
-        if session.accepted:
-            totals = self._closed_totals
-            totals[0] += 1
-            totals[1] += session.messages_in
-            totals[2] += session.messages_out
+        return self._registry.statistics(running=self.running)
 
     # -- tasks -------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import pytest
 import engineio_sc
 from engineio_sc.protocol import PollVerdict
 
+from ..asgi_client import live_sessions
 from ..rawhttp import post_endless, post_stalled, post_whole
 from .conftest import Serve
 from .wsclient import Rejected, connect
@@ -165,7 +166,7 @@ async def test_a_poll_racing_the_upgrade_is_refused(serve: Serve, order: str) ->
 
                     if order == "the poll read first":
                         tg.start_soon(poll)
-                        machine = echo.eio._sessions[sid].machine
+                        machine = live_sessions(echo.eio)[sid].machine
                         while machine.poll_verdict is not PollVerdict.WAIT:  # noqa: ASYNC110
                             await anyio.sleep(0.001)  # the GET is on its way to the server
                     await ws.send("2probe")
@@ -366,7 +367,10 @@ async def test_concurrent_get_rejected(serve: Serve) -> None:
 
             tg.start_soon(first)
             with anyio.fail_after(5):
-                while sid not in echo.eio._sessions or echo.eio._sessions[sid]._poll is None:  # noqa: ASYNC110
+                while (  # noqa: ASYNC110 - the GET is in flight
+                    sid not in live_sessions(echo.eio)
+                    or live_sessions(echo.eio)[sid].machine.poll_verdict is None
+                ):
                     await anyio.sleep(0.01)
             second = await http.get("/engine.io/", params=polling(sid))
         assert (second.status_code, second.text) == (400, "")
@@ -389,16 +393,16 @@ async def test_client_vanishing_mid_frame_and_mid_poll(serve: Serve) -> None:
         await client.stream.send(frame[: len(frame) // 2])  # half a frame, then gone
         await client.stream.aclose()
 
-        session = echo.eio._sessions[bystander]
+        session = live_sessions(echo.eio)[bystander]
         poller = await anyio.connect_tcp(host, int(port))  # a poll whose connection drops
         target = f"/engine.io/?EIO=4&transport=polling&sid={bystander}"
         await poller.send(f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
         with anyio.fail_after(5):
-            while session._poll is None:  # noqa: ASYNC110 - the GET is in flight
+            while session.machine.poll_verdict is None:  # noqa: ASYNC110 - the GET is in flight
                 await anyio.sleep(0.01)
         await poller.aclose()
         with anyio.fail_after(5):
-            while session._poll is not None:  # noqa: ASYNC110 - the server notices the drop
+            while session.machine.poll_verdict is not None:  # noqa: ASYNC110 - the server notices the drop
                 await anyio.sleep(0.01)
             await echo.disconnected.wait()
         assert echo.disconnects[0][1] == "transport close"

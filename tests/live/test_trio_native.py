@@ -14,6 +14,8 @@ from trio_websocket import open_websocket_url
 
 import engineio_sc
 
+from ..asgi_client import live_sessions
+
 
 def task_count() -> int:
     def count(task: trio.lowlevel.Task) -> int:
@@ -72,7 +74,7 @@ async def test_trio_program_serves_and_shuts_down_cleanly() -> None:
                     assert poll.text == "4queued before shutdown\x1e1"
             assert task.cancelled()
             assert not eio.running
-            assert eio._sessions == {}
+            assert live_sessions(eio) == {}
             stop.set()
     assert sorted(closed) == ["server disconnect", "transport close"]
     assert task_count() == baseline

@@ -19,8 +19,8 @@ from ._packets import decode_binary_frame as decode_binary_frame
 from ._packets import decode_text as decode_text
 from ._packets import encode_polling as encode_polling
 from ._payload import SEPARATOR as SEPARATOR
+from ._payload import PayloadBuilder as PayloadBuilder
 from ._payload import decode_payload as decode_payload
-from ._payload import encode_payload as encode_payload
 from ._session import POLL_RELEASE_DELAY as POLL_RELEASE_DELAY
 from ._session import ClientClosed as ClientClosed
 from ._session import Event as Event
@@ -48,6 +48,7 @@ __all__ = [
     "OpenPacket",
     "Packet",
     "PacketType",
+    "PayloadBuilder",
     "PingDue",
     "PingTimedOut",
     "Poll",
@@ -64,7 +65,6 @@ __all__ = [
     "decode_binary_frame",
     "decode_payload",
     "decode_text",
-    "encode_payload",
     "encode_polling",
     "transition",
 ]

@@ -2,19 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from ..exceptions import ErrorCode, ProtocolError
 from ._packets import Packet, decode_text, encode_polling
 
-__all__ = ["SEPARATOR", "decode_payload", "encode_payload"]
+__all__ = ["SEPARATOR", "PayloadBuilder", "decode_payload"]
 
 SEPARATOR = "\x1e"
 
 
-def encode_payload(packets: Iterable[Packet]) -> str:
-    """Join packets into one polling body."""
-    return SEPARATOR.join(encode_polling(p) for p in packets)
+class PayloadBuilder:
+    """One polling body, built a packet at a time within a byte budget.
+
+    The official client's way of counting, applied to what the server sends: the
+    UTF-8 bytes of each encoded packet and its separator. The first packet always
+    goes in, however large, so that a body never comes out empty.
+
+    Args:
+        budget: the most bytes the body may hold (``maxPayload``).
+    """
+
+    __slots__ = ("_budget", "_items", "_size")
+
+    def __init__(self, budget: int) -> None:
+        self._budget = budget
+        self._items: list[str] = []
+        self._size = 0
+
+    def add(self, packet: Packet) -> bool:
+        """Add ``packet`` if it fits; ``False`` (and nothing added) if it does not."""
+        item = encode_polling(packet)
+        cost = (len(item) if item.isascii() else len(item.encode())) + 1
+        if self._items and self._size + cost > self._budget:
+            return False
+        self._items.append(item)
+        self._size += cost
+        return True
+
+    def __len__(self) -> int:
+        """How many packets the body holds."""
+        return len(self._items)
+
+    def text(self) -> str:
+        """The body."""
+        return SEPARATOR.join(self._items)
 
 
 def decode_payload(body: bytes) -> tuple[list[Packet], ProtocolError | None]:

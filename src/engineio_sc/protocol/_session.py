@@ -20,7 +20,7 @@ depends on the upgrade:
   past the probe's answer (and past its own arrival), unless ``5`` came first;
 - one ``GET`` at a time: a ``GET`` while another is pending, ordinary or waiting,
   is a conflict. The caller refuses it and closes the session, which answers the
-  first ``GET`` as a closed session's poll.
+  first ``GET`` as a closed session's poll. The same for ``POST``.
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ Event = MessageReceived | ClientClosed | PingDue | PingTimedOut | PollReleased
 PROBE = "probe"
 _UPGRADE = (SessionState.JOINING, SessionState.UPGRADING)
 _ACTIVE = (SessionState.OPEN, *_UPGRADE)
+_CLOSED = (SessionState.CLOSING, SessionState.CLOSED)
 
 
 class SessionMachine:
@@ -111,6 +112,8 @@ class SessionMachine:
     Attributes:
         state: where the session is in its life.
         active: whether the session is open (or upgrading) and so takes packets.
+        closed: whether the session is closing or closed: it takes nothing more.
+        accepted: whether the connect handler accepted it (it stays so once closed).
         poll_verdict: what the pending polling ``GET`` is to get, or ``None`` when
             no ``GET`` is pending (see :meth:`poll`).
     """
@@ -118,8 +121,11 @@ class SessionMachine:
     __slots__ = (
         "_ping_at",
         "_pong_deadline",
+        "_posting",
         "_release_at",
+        "accepted",
         "active",
+        "closed",
         "ping_interval",
         "ping_timeout",
         "poll_verdict",
@@ -131,6 +137,9 @@ class SessionMachine:
         self.transport = transport
         self.state = SessionState.HANDSHAKE
         self.active = False
+        self.closed = False
+        self.accepted = False
+        self._posting = False
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self._ping_at: float | None = None
@@ -139,23 +148,21 @@ class SessionMachine:
         self.poll_verdict: PollVerdict | None = None
 
     def _move(self, event: Input) -> None:
-        self.state = transition(self.state, event)
-        self.active = self.state in _ACTIVE
+        self.state = state = transition(self.state, event)
+        self.active = state in _ACTIVE
+        self.closed = state in _CLOSED
 
     # -- lifecycle -------------------------------------------------------------
 
     def accept(self, now: float) -> None:
         """The connect handler accepted the session: start the heartbeat."""
         self._move(Input.ACCEPT)
+        self.accepted = True
         self._ping_at = now + self.ping_interval
-
-    def reject(self) -> None:
-        """The connect handler refused the session."""
-        self._move(Input.REJECT)
 
     def close(self) -> bool:
         """Start closing. Returns ``False`` if the session was already closing."""
-        if self.state in (SessionState.CLOSING, SessionState.CLOSED):
+        if self.closed:
             return False
         if self.state is SessionState.HANDSHAKE:
             self._move(Input.REJECT)
@@ -279,7 +286,30 @@ class SessionMachine:
         self.poll_verdict = None
         self._release_at = None
 
+    def post(self) -> None:
+        """A ``POST`` arrives; it is in progress until :meth:`post_done`.
+
+        Raises:
+            ProtocolError: another ``POST`` is in progress (the caller refuses this
+                one and closes the session).
+        """
+        if self._posting:
+            raise ProtocolError(None, detail="overlapping POST requests")
+        self._posting = True
+
+    def post_done(self) -> None:
+        """The ``POST`` in progress is over."""
+        self._posting = False
+
     # -- packets and heartbeat -------------------------------------------------
+
+    def text_message(self, frame: str) -> str | None:
+        """The message in a text frame, when it is one and the session takes it:
+        the common case, without decoding a packet. ``None`` otherwise: then
+        the frame goes through :func:`decode_text` and :meth:`receive`."""
+        if frame[:1] == "4" and self.active:
+            return frame[1:]
+        return None
 
     def receive(self, packet: Packet, now: float) -> Event | None:
         """Take one packet from the client.
