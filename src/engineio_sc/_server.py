@@ -25,9 +25,9 @@ from ._queue import Event, Queue
 from ._reasons import DisconnectReason
 from ._registry import SessionRegistry
 from ._session import Session, SessionContext
-from ._statistics import ServerStatistics
+from ._statistics import ServerStatistics, SessionStatistics
 from ._tasks import BackgroundTask
-from .exceptions import QueueEmpty
+from .exceptions import QueueEmpty, QueueFullError
 from .protocol import Packet, PacketType
 
 __all__ = ["AsyncServer"]
@@ -365,6 +365,62 @@ class AsyncServer:
             KeyError: the session does not exist.
         """
         return self._session(sid).transport.value
+
+    def session_statistics(self, sid: str) -> SessionStatistics:
+        """One session's figures: its transport, its state, how many packets wait
+        in its queue and how many more it takes now.
+
+        Raises:
+            KeyError: the session does not exist.
+        """
+        return self._session(sid).statistics()
+
+    async def send_packets(self, sid: str, packets: Sequence[Packet | ForeignPacket]) -> None:
+        """Send several packets in a row: no other sender's packet comes between
+        them (a Socket.IO event and its binary attachments, for one). Otherwise as
+        :meth:`send_packet`; with ``queue_full='wait'`` it waits until the queue
+        has room for all of them.
+
+        Raises:
+            ValueError: more packets than ``max_queue_size``.
+            QueueFullError: the queue is full and ``queue_full`` is ``'raise'``.
+            SocketIsClosedError: the queue is full and ``queue_full`` is
+                ``'disconnect'``: the client was just disconnected.
+        """
+        session = self._registry.get(sid)
+        if session is None or not await session.send_many(self._packets(packets)):
+            self.logger.warning("Cannot send to sid %s: the session is closed", sid)
+
+    def send_packets_nowait(self, sid: str, packets: Sequence[Packet | ForeignPacket]) -> bool:
+        """Queue several packets in a row without waiting, if the session's queue
+        has room for all of them: a broadcast puts the same packets on each
+        recipient's queue this way, with no task per recipient.
+
+        Returns:
+            ``False`` if the session is unknown, closing or closed: nothing is sent.
+
+        Raises:
+            QueueFullError: the queue has no room for them all (whatever
+                ``queue_full`` says); nothing is queued. :meth:`wait_for_room`
+                waits for room.
+        """
+        session = self._registry.get(sid)
+        if session is None:
+            return False
+        try:
+            return session.send_many_nowait(self._packets(packets))
+        except anyio.WouldBlock:
+            raise QueueFullError(f"session {sid} has no room for {len(packets)} packets") from None
+
+    async def wait_for_room(self, sid: str, count: int = 1) -> None:
+        """Return once the session's queue takes ``count`` more packets, or at once
+        if the session is unknown, closing or closed."""
+        session = self._registry.get(sid)
+        if session is not None:
+            await session.wait_room(count)
+
+    def _packets(self, packets: Sequence[Packet | ForeignPacket]) -> list[Packet]:
+        return [p if isinstance(p, Packet) else self._from_foreign(p) for p in packets]
 
     async def disconnect(self, sid: str | None = None) -> None:
         """Close one session, or every session when ``sid`` is ``None``.

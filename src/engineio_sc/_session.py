@@ -524,6 +524,7 @@ class Session:
             transport=self.transport.value,
             state=self.machine.state.value,
             queued=self.backlog() + (self._held is not None),
+            room=self.room(),
             unhandled=0 if self._dispatcher is None else self._dispatcher.waiting,
             messages_in=self.messages_in,
             messages_out=self.messages_out,

@@ -12,7 +12,14 @@ class SessionStatistics:
     """One session's figures.
 
     Attributes:
+        sid: the session's id.
+        transport: ``'polling'`` or ``'websocket'``.
+        state: the session's state: ``'open'``, ``'upgrading'`` (a WebSocket
+            probes), ``'closing'`` (what is queued still goes out), ``'closed'``
+            (see :class:`~engineio_sc.protocol.SessionState`).
         queued: packets waiting to be sent to the client.
+        room: how many more packets its queue takes now (``max_queue_size`` less
+            ``queued``).
         unhandled: received messages waiting for the ``message`` handler.
         messages_in: messages received from the client.
         messages_out: messages queued for the client.
@@ -22,6 +29,7 @@ class SessionStatistics:
     transport: str
     state: str
     queued: int
+    room: int
     unhandled: int
     messages_in: int
     messages_out: int
