@@ -1,4 +1,5 @@
-"""``AsyncServer``: handlers, the sid registry, the public API and the server's task group."""
+"""``AsyncServer``: the public API, with python-engineio's names, wiring the
+handlers, the session registry, the endpoint and the lifecycle."""
 
 from __future__ import annotations
 
