@@ -1,15 +1,19 @@
-"""Validated, frozen server options: the one home of the defaults."""
+"""Validated, frozen server options.
+
+The defaults live in one place: the signature of
+:class:`~engineio_sc.AsyncServer`, where users read them. Here every value is
+checked and frozen, with no default of its own."""
 
 from __future__ import annotations
 
 import json as stdlib_json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from ._cookie import SessionCookie
 from ._cors import CORSPolicy, Origins
-from ._proxies import LOOPBACK, ForwardedAllowIPs, TrustedProxies
+from ._proxies import ForwardedAllowIPs, TrustedProxies
 from .protocol import Transport
 
 __all__ = ["JSONModule", "Options", "make_options"]
@@ -31,26 +35,24 @@ AllowRequest = Callable[[dict[str, Any]], "bool | str | Awaitable[bool | str]"]
 class Options:
     """The settings of one :class:`~engineio_sc.AsyncServer` (seconds for times)."""
 
-    ping_interval: float = 25.0
-    ping_interval_grace: float = 0.0
-    ping_timeout: float = 20.0
-    max_http_buffer_size: int = 1_000_000
-    allow_upgrades: bool = True
-    transports: tuple[Transport, ...] = (Transport.POLLING, Transport.WEBSOCKET)
-    async_handlers: bool = True
-    json: JSONModule = stdlib_json
-    allow_request: AllowRequest | None = None
-    upgrade_timeout: float = 10.0
-    close_timeout: float = 5.0
-    max_queue_size: int = 1024
-    queue_full: QueueFullPolicy = "wait"
-    max_sessions: int | None = None
-    http_compression: bool = True
-    compression_threshold: int = 1024
-    cookie: SessionCookie | None = None
-    cors: CORSPolicy = field(
-        default_factory=lambda: CORSPolicy(None, True, trusted_proxies=TrustedProxies(LOOPBACK))
-    )
+    ping_interval: float
+    ping_interval_grace: float
+    ping_timeout: float
+    max_http_buffer_size: int
+    allow_upgrades: bool
+    transports: tuple[Transport, ...]
+    async_handlers: bool
+    json: JSONModule
+    allow_request: AllowRequest | None
+    upgrade_timeout: float
+    close_timeout: float
+    max_queue_size: int
+    queue_full: QueueFullPolicy
+    max_sessions: int | None
+    http_compression: bool
+    compression_threshold: int
+    cookie: SessionCookie | None
+    cors: CORSPolicy
 
     def upgrades(self, transport: Transport) -> list[str]:
         """The ``upgrades`` list of the open packet of a session on ``transport``."""
