@@ -36,9 +36,11 @@ def test_exceptions_module() -> None:
         "ProtocolError",
         "QueueEmpty",
         "QueueFullError",
+        "RequestRefused",
         "SocketIsClosedError",
         "UnknownPacketError",
     ]
+    assert issubclass(exceptions.ProtocolError, exceptions.RequestRefused)
 
 
 def test_reasons_keep_python_engineio_strings() -> None:

@@ -8,8 +8,15 @@ from functools import partial
 from typing import Any
 
 from ._environ import asgi_environ
-from ._http import Headers, HTTPRequest, HTTPResponse, WebSocketClosed, parse_query, read_body
-from .exceptions import ContentTooLongError
+from ._http import (
+    ClientGone,
+    Headers,
+    HTTPRequest,
+    HTTPResponse,
+    WebSocketClosed,
+    parse_query,
+    read_body,
+)
 
 __all__ = [
     "ASGIHTTPConnection",
@@ -93,7 +100,7 @@ class ASGIHTTPConnection:
         message, self._first = self._first or await self._receive(), None
         if message["type"] == "http.disconnect":
             self._disconnected = True
-            raise ContentTooLongError("the client went away during the body")
+            raise ClientGone("the client went away during the body")
         self._body_read = not message.get("more_body", False)
         return bytes(message.get("body", b""))
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._http import HTTPResponse, error_response
-from .exceptions import ErrorCode, ProtocolError
+from .exceptions import ErrorCode, RequestRefused
 
 if TYPE_CHECKING:
     from ._server import AsyncServer
@@ -85,7 +85,7 @@ def bad_websocket_handshake(headers: Mapping[str, str]) -> HTTPResponse | None:
 def shutting_down() -> HTTPResponse:
     """The answer to a request that arrives once the server has shut down."""
     return error_response(
-        ProtocolError(ErrorCode.BAD_REQUEST, status=503, message="Server shutting down")
+        RequestRefused(ErrorCode.BAD_REQUEST, status=503, message="Server shutting down")
     )
 
 

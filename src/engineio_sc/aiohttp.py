@@ -45,8 +45,15 @@ from ._frameworks import (
     websocket_max_size,
     wsgi_environ,
 )
-from ._http import Headers, HTTPRequest, HTTPResponse, WebSocketClosed, parse_query, read_body
-from .exceptions import ContentTooLongError
+from ._http import (
+    ClientGone,
+    Headers,
+    HTTPRequest,
+    HTTPResponse,
+    WebSocketClosed,
+    parse_query,
+    read_body,
+)
 
 if TYPE_CHECKING:
     from ._server import AsyncServer
@@ -208,8 +215,8 @@ class AiohttpConnection:
         """Read the body (see :func:`~engineio_sc._http.read_body`).
 
         Raises:
-            ContentTooLongError: the body is over ``limit`` bytes, or the client
-                went away before the end of it.
+            ContentTooLongError: the body is over ``limit`` bytes.
+            ClientGone: the client went away before the end of the body.
         """
         return await read_body(self._next_part, limit, discard_for)
 
@@ -217,7 +224,7 @@ class AiohttpConnection:
         try:
             part = await self._request.content.readany()
         except ConnectionError as exc:
-            raise ContentTooLongError("the client went away during the body") from exc
+            raise ClientGone("the client went away during the body") from exc
         return part or None  # b"" at the end
 
     async def wait_disconnected(self) -> None:
