@@ -20,6 +20,7 @@ from ._http import (
 
 __all__ = [
     "ASGIHTTPConnection",
+    "ASGIMessage",
     "ASGIWebSocket",
     "Receive",
     "Scope",
@@ -29,9 +30,9 @@ __all__ = [
 ]
 
 Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+ASGIMessage = dict[str, Any]
+Receive = Callable[[], Awaitable[ASGIMessage]]
+Send = Callable[[ASGIMessage], Awaitable[None]]
 
 
 def request_from_scope(scope: Scope) -> HTTPRequest:
@@ -78,7 +79,7 @@ class ASGIHTTPConnection:
         self._send = send
         self._disconnected = False
         self._body_read = False
-        self._first: Message | None = None  # read by read_body's quick look, not yet taken
+        self._first: ASGIMessage | None = None  # read by read_body's quick look, not yet taken
 
     async def read_body(self, limit: int, discard_for: float) -> bytes:
         """Read the body (see :func:`~engineio_sc._http.read_body`)."""
@@ -167,7 +168,7 @@ class ASGIWebSocket:
         if self._closed:
             raise WebSocketClosed
         if isinstance(data, str):
-            message: Message = {"type": "websocket.send", "text": data}
+            message: ASGIMessage = {"type": "websocket.send", "text": data}
         else:
             message = {"type": "websocket.send", "bytes": data}
         try:
