@@ -13,6 +13,7 @@ from ._http import (
     Headers,
     HTTPRequest,
     HTTPResponse,
+    RequestServer,
     WebSocketClosed,
     parse_query,
     read_body,
@@ -185,7 +186,7 @@ class ASGIWebSocket:
             await self._send({"type": "websocket.close", "code": code})
 
 
-def serve(server: Any, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+def serve(server: RequestServer, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
     """Serve an ASGI ``http`` or ``websocket`` request with ``server``
     (an :class:`~engineio_sc.AsyncServer`) inside its task group."""
     if scope["type"] == "websocket":
@@ -193,19 +194,21 @@ def serve(server: Any, scope: Scope, receive: Receive, send: Send) -> Awaitable[
     return _serve_http(server, scope, receive, send)
 
 
-async def _serve_websocket(server: Any, scope: Scope, receive: Receive, send: Send) -> None:
+async def _serve_websocket(
+    server: RequestServer, scope: Scope, receive: Receive, send: Send
+) -> None:
     # This frame lasts as long as the session: it keeps no more than it must.
     if (await receive())["type"] != "websocket.connect":
         return
     ws = ASGIWebSocket(scope, receive, send)
-    await server._serve(partial(server.handle_websocket, request_from_scope(scope), ws))
+    await server.serve_request(partial(server.handle_websocket, request_from_scope(scope), ws))
 
 
-async def _serve_http(server: Any, scope: Scope, receive: Receive, send: Send) -> None:
+async def _serve_http(server: RequestServer, scope: Scope, receive: Receive, send: Send) -> None:
     request = request_from_scope(scope)
 
     async def http() -> None:
         response = await server.handle_http(request, ASGIHTTPConnection(receive, send))
         await send_response(send, response)
 
-    await server._serve(http)
+    await server.serve_request(http)

@@ -1,8 +1,9 @@
 """Neutral request, response and WebSocket values shared by every framework adapter.
 
 An adapter (ASGI, aiohttp, ...) turns its framework's request into a
-:class:`HTTPRequest`, gives the server an :class:`HTTPConnection` or a
-:class:`WebSocket` to talk through, and writes the :class:`HTTPResponse` back.
+:class:`HTTPRequest`, gives the server (a :class:`RequestServer`) an
+:class:`HTTPConnection` or a :class:`WebSocket` to talk through, and writes the
+:class:`HTTPResponse` back.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ __all__ = [
     "HTTPConnection",
     "HTTPRequest",
     "HTTPResponse",
+    "RequestHandle",
+    "RequestServer",
     "WebSocket",
     "WebSocketClosed",
     "error_response",
@@ -231,4 +234,27 @@ class WebSocket(Protocol):
 
     async def close(self, code: int = 1000) -> None:
         """Close the connection; closing a closed connection does nothing."""
+        ...
+
+
+RequestHandle = Callable[[], Awaitable[None]]
+"""One request's whole handling, as an adapter gives it to
+:meth:`RequestServer.serve_request`: the server's answer written back, or the
+WebSocket served to its end."""
+
+
+class RequestServer(Protocol):
+    """What a framework adapter needs of the server to serve a request
+    (:class:`~engineio_sc.AsyncServer` is one)."""
+
+    def serve_request(self, handle: RequestHandle) -> Awaitable[None]:
+        """Run ``handle()`` inside the server's task group, opening it if need be."""
+        ...
+
+    async def handle_http(self, request: HTTPRequest, conn: HTTPConnection) -> HTTPResponse:
+        """Serve one polling request (or a CORS preflight): the response to write."""
+        ...
+
+    async def handle_websocket(self, request: HTTPRequest, ws: WebSocket) -> None:
+        """Serve one WebSocket request, to the end of the session it opens."""
         ...

@@ -180,8 +180,8 @@ def _make_handler(server: AsyncServer, host: ServerHost) -> Handler:
             response = await server.handle_http(neutral, AiohttpConnection(request))
             reply = await _respond(request, response)
 
-        await server._serve(http)
-        if reply is None:  # pragma: no cover - _serve always runs http()
+        await server.serve_request(http)
+        if reply is None:  # pragma: no cover - serve_request always runs http()
             raise RuntimeError("the server did not answer the request")
         return reply
 
@@ -196,7 +196,7 @@ async def _serve_websocket(
         return await _respond(request, refusal)
     ws = AiohttpWebSocket(request, websocket_max_size(server), lambda: host.stopping)
     try:
-        await server._serve(partial(server.handle_websocket, neutral, ws))
+        await server.serve_request(partial(server.handle_websocket, neutral, ws))
     except WebSocketClosed:
         _log.info("the client went away during the WebSocket handshake")
     if ws.response is None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from ._asgi import ASGIMessage, Receive, Scope, Send, send_response, serve
 from ._http import HTTPResponse
-from ._server import AsyncServer
 from ._static import as_rules, find_static_file, read_static_file
 from ._tasks import call_handler
+
+if TYPE_CHECKING:
+    from ._server import AsyncServer
 
 __all__ = ["ASGIApp"]
 
