@@ -84,6 +84,10 @@ class HTTPExchange:
     """When set, the last part of the body waits for this event."""
     received: int = 0
     """Bytes of the body the application has received."""
+    leave_after: int | None = None
+    """When set, the client goes away after this many parts of the body."""
+    parts_received: int = 0
+    """Parts of the body the application has received."""
 
     def disconnect(self) -> None:
         self.gone.set()
@@ -129,11 +133,14 @@ class ASGIClient:
         done = anyio.Event()
 
         async def receive() -> Message:
-            if parts:
+            if exchange.parts_received == exchange.leave_after:
+                exchange.disconnect()
+            elif parts:
                 if len(parts) == 1 and exchange.body_sent is not None:
                     await exchange.body_sent.wait()
                 part = parts.pop(0)
                 exchange.received += len(part)
+                exchange.parts_received += 1
                 return {"type": "http.request", "body": part, "more_body": bool(parts)}
             await exchange.gone.wait()
             return {"type": "http.disconnect"}

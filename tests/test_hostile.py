@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engineio_sc
-from engineio_sc._http import read_body
+from engineio_sc._http import ClientGone, read_body
 from engineio_sc.exceptions import ContentTooLongError, ProtocolError
 from engineio_sc.protocol import (
     Packet,
@@ -72,7 +72,7 @@ async def test_body_discard_ends_when_the_client_leaves() -> None:
     async def next_part() -> bytes | None:
         if parts:
             return parts.pop(0)
-        raise ContentTooLongError("the client went away during the body")
+        raise ClientGone("the client went away during the body")
 
     with pytest.raises(ContentTooLongError, match=r"^body over 10 bytes$"):
         await read_body(next_part, 10, 5.0)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import engineio_sc
 from engineio_sc import exceptions
+
+ADAPTERS = {"asgi.py", "aiohttp.py", "sanic.py", "tornado.py"}
 
 
 def test_exported_members() -> None:
@@ -36,9 +41,11 @@ def test_exceptions_module() -> None:
         "ProtocolError",
         "QueueEmpty",
         "QueueFullError",
+        "RequestRefused",
         "SocketIsClosedError",
         "UnknownPacketError",
     ]
+    assert issubclass(exceptions.ProtocolError, exceptions.RequestRefused)
 
 
 def test_reasons_keep_python_engineio_strings() -> None:
@@ -62,3 +69,40 @@ def test_tornado_handler_is_available_lazily() -> None:
     from engineio_sc.tornado import get_tornado_handler
 
     assert engineio_sc.get_tornado_handler is get_tornado_handler
+
+
+def _server_imports(tree: ast.Module) -> list[tuple[int, bool]]:
+    """``(line, under TYPE_CHECKING)`` of each import of the ``_server`` module."""
+    typing_only = {
+        id(node)
+        for guard in ast.walk(tree)
+        if isinstance(guard, ast.If) and ast.unparse(guard.test) == "TYPE_CHECKING"
+        for statement in guard.body
+        for node in ast.walk(statement)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            names = [node.module or "", *(alias.name for alias in node.names)]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        if any(name.split(".")[-1] == "_server" for name in names):
+            found.append((node.lineno, id(node) in typing_only))
+    return found
+
+
+def test_only_the_face_and_the_adapters_types_import_the_server() -> None:
+    """The server's module is imported by the package's ``__init__`` and, for
+    their annotations only, by the framework adapters; everything else is given
+    what it needs (adapters go through the public ``RequestServer`` seam)."""
+    package = Path(engineio_sc.__file__).parent
+    seen: dict[str, list[tuple[int, bool]]] = {}
+    for path in sorted(package.rglob("*.py")):
+        imports = _server_imports(ast.parse(path.read_text(encoding="utf-8")))
+        if imports and path.name != "_server.py":
+            seen[str(path.relative_to(package))] = imports
+    assert set(seen) == {"__init__.py", *ADAPTERS}
+    del seen["__init__.py"]
+    assert all(typing_only for imports in seen.values() for _, typing_only in imports)

@@ -287,6 +287,33 @@ async def test_post_stalled_over_limit_is_answered_after_close_timeout(virtual: 
         await server.disconnect(sid)
 
 
+@pytest.mark.parametrize("size", [50, 500])
+async def test_client_leaving_mid_post_is_logged_not_refused(
+    size: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that leaves in the middle of a body under the limit is logged as
+    gone, not refused with a 413; one that leaves while the rest of an over-long
+    body is thrown away is refused, as if it had stayed. Either way no packet of
+    the unfinished body is taken, and the session is untouched."""
+    caplog.set_level(logging.INFO, logger="engineio_sc.server")
+    server = engineio_sc.AsyncServer(max_http_buffer_size=100, close_timeout=0.3)
+    recorder = Recorder(server)
+    client = ASGIClient(engineio_sc.ASGIApp(server))
+    async with server:
+        sid, _ = await client.handshake()
+        query = f"EIO=4&transport=polling&sid={sid}"
+        exchange = HTTPExchange(leave_after=3)
+        response = await client.post(query, "4" * size, chunks=10, exchange=exchange)
+        assert exchange.parts_received == 3
+        assert response.status == (499 if size < 100 else 413)
+        assert ("went away during its POST body" in caplog.text) is (size < 100)
+        assert ("POST refused" in caplog.text) is (size >= 100)
+        assert (await client.post(query, "4still here")).status == 200
+        assert (await client.get(query)).packets == ["4still here"]
+        assert recorder.events == [("connect", sid), ("message", sid, "still here")]
+        await server.disconnect(sid)
+
+
 async def test_bad_payload_delivers_good_packets_then_closes(
     eio: engineio_sc.AsyncServer, client: ASGIClient
 ) -> None:

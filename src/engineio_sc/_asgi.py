@@ -8,11 +8,20 @@ from functools import partial
 from typing import Any
 
 from ._environ import asgi_environ
-from ._http import Headers, HTTPRequest, HTTPResponse, WebSocketClosed, parse_query, read_body
-from .exceptions import ContentTooLongError
+from ._http import (
+    ClientGone,
+    Headers,
+    HTTPRequest,
+    HTTPResponse,
+    RequestServer,
+    WebSocketClosed,
+    parse_query,
+    read_body,
+)
 
 __all__ = [
     "ASGIHTTPConnection",
+    "ASGIMessage",
     "ASGIWebSocket",
     "Receive",
     "Scope",
@@ -22,9 +31,9 @@ __all__ = [
 ]
 
 Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+ASGIMessage = dict[str, Any]
+Receive = Callable[[], Awaitable[ASGIMessage]]
+Send = Callable[[ASGIMessage], Awaitable[None]]
 
 
 def request_from_scope(scope: Scope) -> HTTPRequest:
@@ -71,7 +80,7 @@ class ASGIHTTPConnection:
         self._send = send
         self._disconnected = False
         self._body_read = False
-        self._first: Message | None = None  # read by read_body's quick look, not yet taken
+        self._first: ASGIMessage | None = None  # read by read_body's quick look, not yet taken
 
     async def read_body(self, limit: int, discard_for: float) -> bytes:
         """Read the body (see :func:`~engineio_sc._http.read_body`)."""
@@ -93,7 +102,7 @@ class ASGIHTTPConnection:
         message, self._first = self._first or await self._receive(), None
         if message["type"] == "http.disconnect":
             self._disconnected = True
-            raise ContentTooLongError("the client went away during the body")
+            raise ClientGone("the client went away during the body")
         self._body_read = not message.get("more_body", False)
         return bytes(message.get("body", b""))
 
@@ -160,7 +169,7 @@ class ASGIWebSocket:
         if self._closed:
             raise WebSocketClosed
         if isinstance(data, str):
-            message: Message = {"type": "websocket.send", "text": data}
+            message: ASGIMessage = {"type": "websocket.send", "text": data}
         else:
             message = {"type": "websocket.send", "bytes": data}
         try:
@@ -177,7 +186,7 @@ class ASGIWebSocket:
             await self._send({"type": "websocket.close", "code": code})
 
 
-def serve(server: Any, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+def serve(server: RequestServer, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
     """Serve an ASGI ``http`` or ``websocket`` request with ``server``
     (an :class:`~engineio_sc.AsyncServer`) inside its task group."""
     if scope["type"] == "websocket":
@@ -185,19 +194,21 @@ def serve(server: Any, scope: Scope, receive: Receive, send: Send) -> Awaitable[
     return _serve_http(server, scope, receive, send)
 
 
-async def _serve_websocket(server: Any, scope: Scope, receive: Receive, send: Send) -> None:
+async def _serve_websocket(
+    server: RequestServer, scope: Scope, receive: Receive, send: Send
+) -> None:
     # This frame lasts as long as the session: it keeps no more than it must.
     if (await receive())["type"] != "websocket.connect":
         return
     ws = ASGIWebSocket(scope, receive, send)
-    await server._serve(partial(server.handle_websocket, request_from_scope(scope), ws))
+    await server.serve_request(partial(server.handle_websocket, request_from_scope(scope), ws))
 
 
-async def _serve_http(server: Any, scope: Scope, receive: Receive, send: Send) -> None:
+async def _serve_http(server: RequestServer, scope: Scope, receive: Receive, send: Send) -> None:
     request = request_from_scope(scope)
 
     async def http() -> None:
         response = await server.handle_http(request, ASGIHTTPConnection(receive, send))
         await send_response(send, response)
 
-    await server._serve(http)
+    await server.serve_request(http)

@@ -23,19 +23,19 @@ import trio
 import trio.lowlevel
 
 __all__ = [
-    "Event",
-    "Signal",
+    "BackendEvent",
     "TaskGroup",
+    "Wakeup",
     "call_soon",
     "clock",
     "event_type",
     "on_asyncio",
-    "signal_type",
     "task_group",
+    "wakeup_type",
 ]
 
 
-class Event(Protocol):
+class BackendEvent(Protocol):
     """What a session needs of an event: ``asyncio.Event`` and ``trio.Event`` both are."""
 
     def set(self) -> None: ...
@@ -67,12 +67,12 @@ def call_soon(fn: Callable[..., object], *args: Any) -> None:
         trio.lowlevel.current_trio_token().run_sync_soon(fn, *args)
 
 
-def event_type() -> Callable[[], Event]:
+def event_type() -> Callable[[], BackendEvent]:
     """The event class of the running backend."""
     return asyncio.Event if on_asyncio() else trio.Event
 
 
-class Signal(Protocol):
+class Wakeup(Protocol):
     """A reusable wake-up for one task: :meth:`wait` parks it until the next
     :meth:`set`, or until the clock reaches ``deadline``. A ``set()`` with no task
     parked does nothing, so the waiter checks its condition before it waits (with
@@ -83,7 +83,7 @@ class Signal(Protocol):
     def set(self) -> None: ...
 
 
-class _AsyncioSignal:
+class _AsyncioWakeup:
     """The waiter awaits a future itself (no coroutine frame of its own). A
     deadline is a loop timer, cancelled by :meth:`set`; one left behind by a
     cancelled waiter finds its future done and does nothing."""
@@ -115,7 +115,7 @@ def _resolve(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-class _TrioSignal:
+class _TrioWakeup:
     __slots__ = ("_task",)
 
     def __init__(self) -> None:
@@ -164,6 +164,6 @@ def task_group() -> AbstractAsyncContextManager[TaskGroup]:
     return trio.open_nursery()
 
 
-def signal_type() -> Callable[[], Signal]:
-    """The :class:`Signal` of the running backend."""
-    return _AsyncioSignal if on_asyncio() else _TrioSignal
+def wakeup_type() -> Callable[[], Wakeup]:
+    """The :class:`Wakeup` of the running backend."""
+    return _AsyncioWakeup if on_asyncio() else _TrioWakeup

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from ._backend import Event, Signal, TaskGroup, event_type, signal_type
+from ._backend import BackendEvent, TaskGroup, Wakeup, event_type, wakeup_type
 
 __all__ = ["Data", "Dispatcher"]
 
@@ -39,9 +39,9 @@ class Dispatcher:
         self._group = group
         self._limit = limit
         self._inbound: deque[Data] = deque()
-        self._ready: Signal | None = None  # wakes the task, once it runs
-        self._space: Event | None = None  # the reader waits for room
-        self._done: Event | None = None  # set when the task has ended
+        self._ready: Wakeup | None = None  # wakes the task, once it runs
+        self._space: BackendEvent | None = None  # the reader waits for room
+        self._done: BackendEvent | None = None  # set when the task has ended
         self._closed = False
 
     @property
@@ -58,7 +58,7 @@ class Dispatcher:
         """Queue a message (starting the task with the first one);
         wait while ``limit`` messages wait already. Dropped once closed."""
         if self._ready is None:
-            self._ready = signal_type()()
+            self._ready = wakeup_type()()
             self._done = event_type()()
             self._group.start_soon(self._run, self._ready, self._done)
         inbound = self._inbound
@@ -85,7 +85,7 @@ class Dispatcher:
         if self._done is not None:
             await self._done.wait()
 
-    async def _run(self, ready: Signal, done: Event) -> None:
+    async def _run(self, ready: Wakeup, done: BackendEvent) -> None:
         inbound, handle = self._inbound, self._handle
         try:
             while True:

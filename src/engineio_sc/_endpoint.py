@@ -15,6 +15,7 @@ import anyio
 from ._backend import task_group
 from ._compression import compress
 from ._http import (
+    ClientGone,
     Headers,
     HTTPConnection,
     HTTPRequest,
@@ -29,7 +30,7 @@ from ._reasons import DisconnectReason
 from ._session import Session, SessionContext
 from ._tasks import call_handler
 from ._websocket import upgrade
-from .exceptions import ContentTooLongError, ErrorCode, ProtocolError
+from .exceptions import ContentTooLongError, ErrorCode, ProtocolError, RequestRefused
 from .protocol import (
     Handshake,
     OpenPacket,
@@ -63,8 +64,8 @@ def _cancellation(exc: BaseException) -> bool:
     return isinstance(exc, cancelled)
 
 
-def _refused_origin() -> ProtocolError:
-    return ProtocolError(ErrorCode.BAD_REQUEST, message="Origin not allowed", detail="bad origin")
+def _refused_origin() -> RequestRefused:
+    return RequestRefused(ErrorCode.BAD_REQUEST, message="Origin not allowed", detail="bad origin")
 
 
 class Endpoint:
@@ -115,7 +116,7 @@ class Endpoint:
         """Create a session and run the connect handler: the session, or the 401."""
         refusal = self._registry.refusal()
         if refusal is not None:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, status=503, message=refusal)
+            raise RequestRefused(ErrorCode.BAD_REQUEST, status=503, message=refusal)
         handlers = self._context.handlers
         wanted = self._options.allow_request is not None or handlers.has_connect
         environ: dict[str, Any] = request.environ() if wanted else {}  # only for a handler
@@ -123,7 +124,7 @@ class Endpoint:
             verdict = await call_handler(self._options.allow_request, environ)
             if verdict is not True:
                 message = verdict if isinstance(verdict, str) else None
-                raise ProtocolError(ErrorCode.FORBIDDEN, status=403, message=message)
+                raise RequestRefused(ErrorCode.FORBIDDEN, status=403, message=message)
         sid = self._generate_id()
         session = Session(self._context, sid, transport)
         self._registry.add(session)
@@ -181,7 +182,7 @@ class Endpoint:
             )
         return response
 
-    def _refuse(self, request: HTTPRequest, error: ProtocolError) -> HTTPResponse:
+    def _refuse(self, request: HTTPRequest, error: RequestRefused) -> HTTPResponse:
         self._log(
             f"refused:{error.code}:{error.status}:{error.message}",
             "%s request refused (%s): %s",
@@ -211,11 +212,15 @@ class Endpoint:
                 return await self._poll(session, polling, conn)
             await polling.post(conn.read_body)
             return HTTPResponse(200, b"ok", [("Content-Type", "text/html")])
-        except ProtocolError as exc:
+        except RequestRefused as exc:
             return self._refuse(request, exc)
         except ContentTooLongError as exc:
             self._log("too-long", "POST refused: %s", exc)
             return HTTPResponse(413, close_connection=True)
+        except ClientGone:
+            sid = request.query.get("sid")
+            self._context.logger.info("%s: the client went away during its POST body", sid)
+            return HTTPResponse(499)  # for no one: the adapter's write goes nowhere
 
     async def _poll(
         self, session: Session, polling: PollingTransport, conn: HTTPConnection
@@ -273,7 +278,7 @@ class Endpoint:
             if not self._options.allow_upgrades:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, detail="upgrades are disabled")
             await upgrade(self._routed(kind.sid), ws)
-        except ProtocolError as exc:
+        except RequestRefused as exc:
             await ws.deny(self._refuse(request, exc))
         return None
 

@@ -10,16 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import Any, Protocol
 
-from ._http import HTTPResponse, error_response
-from .exceptions import ErrorCode, ProtocolError
-
-if TYPE_CHECKING:
-    from ._server import AsyncServer
+from ._http import HTTPResponse, RequestServer, error_response
+from .exceptions import ErrorCode, RequestRefused
 
 __all__ = [
     "WS_SIZE_MARGIN",
+    "HostedServer",
     "ServerHost",
     "bad_websocket_handshake",
     "engineio_route",
@@ -85,11 +84,39 @@ def bad_websocket_handshake(headers: Mapping[str, str]) -> HTTPResponse | None:
 def shutting_down() -> HTTPResponse:
     """The answer to a request that arrives once the server has shut down."""
     return error_response(
-        ProtocolError(ErrorCode.BAD_REQUEST, status=503, message="Server shutting down")
+        RequestRefused(ErrorCode.BAD_REQUEST, status=503, message="Server shutting down")
     )
 
 
-def websocket_max_size(server: AsyncServer) -> int:
+class HostedServer(RequestServer, Protocol):
+    """What an adapter that runs the server's task group needs of the server
+    (:class:`~engineio_sc.AsyncServer` is one)."""
+
+    @property
+    def running(self) -> bool:
+        """Whether the server's task group is open."""
+        ...
+
+    @property
+    def max_http_buffer_size(self) -> int:
+        """The largest body or message accepted, in bytes."""
+        ...
+
+    async def shutdown(self) -> None:
+        """Close every session and return when nothing of the server runs."""
+        ...
+
+    async def __aenter__(self) -> object: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None: ...
+
+
+def websocket_max_size(server: HostedServer) -> int:
     """The message size limit to give the framework's WebSocket implementation."""
     return int(server.max_http_buffer_size) + WS_SIZE_MARGIN
 
@@ -178,7 +205,7 @@ class ServerHost:
     requests to finish.
     """
 
-    def __init__(self, server: AsyncServer) -> None:
+    def __init__(self, server: HostedServer) -> None:
         self.server = server
         self._task: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None

@@ -1,8 +1,9 @@
 """Neutral request, response and WebSocket values shared by every framework adapter.
 
 An adapter (ASGI, aiohttp, ...) turns its framework's request into a
-:class:`HTTPRequest`, gives the server an :class:`HTTPConnection` or a
-:class:`WebSocket` to talk through, and writes the :class:`HTTPResponse` back.
+:class:`HTTPRequest`, gives the server (a :class:`RequestServer`) an
+:class:`HTTPConnection` or a :class:`WebSocket` to talk through, and writes the
+:class:`HTTPResponse` back.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ from urllib.parse import unquote_plus
 
 import anyio
 
-from .exceptions import ContentTooLongError, ProtocolError
+from .exceptions import ContentTooLongError, RequestRefused
 
 __all__ = [
     "DISCARD_MIN",
     "BodyPart",
+    "ClientGone",
     "HTTPConnection",
     "HTTPRequest",
     "HTTPResponse",
+    "RequestHandle",
+    "RequestServer",
     "WebSocket",
     "WebSocketClosed",
     "error_response",
@@ -99,8 +103,8 @@ def json_response(status: int, value: Any) -> HTTPResponse:
     )
 
 
-def error_response(error: ProtocolError) -> HTTPResponse:
-    """The reference server's answer to a protocol error.
+def error_response(error: RequestRefused) -> HTTPResponse:
+    """The reference server's answer to a refused request (a protocol error, for one).
 
     ``{"code": N, "message": "..."}`` as JSON, or an empty body for the errors
     that have no code (a conflicting request, for one).
@@ -112,8 +116,7 @@ def error_response(error: ProtocolError) -> HTTPResponse:
 
 BodyPart = Callable[[], Awaitable[bytes | None]]
 """Reads the next part of a request body: ``None`` once it is all read. Raises
-:class:`~engineio_sc.exceptions.ContentTooLongError` if the client goes away
-before the end of it."""
+:class:`ClientGone` if the client goes away before the end of it."""
 
 DISCARD_MIN = 65_536
 """Bytes beyond the limit that :func:`read_body` reads and throws away, at the
@@ -134,8 +137,9 @@ async def read_body(next_part: BodyPart, limit: int, discard_for: float) -> byte
     closes the connection (:attr:`HTTPResponse.close_connection`).
 
     Raises:
-        ContentTooLongError: the body is over ``limit`` bytes, or the client went
-            away before the end of it.
+        ContentTooLongError: the body is over ``limit`` bytes.
+        ClientGone: the client went away before the end of the body (and before
+            it was over ``limit``).
     """
     parts: list[bytes] = []
     size = 0
@@ -162,7 +166,7 @@ async def _discard(next_part: BodyPart, budget: int, timeout: float) -> bool:
                 if part is None:
                     return True
                 budget -= len(part)
-        except ContentTooLongError:  # the client went away
+        except ClientGone:
             return True
     return False
 
@@ -175,8 +179,8 @@ class HTTPConnection(Protocol):
         adapter has to read it itself).
 
         Raises:
-            ContentTooLongError: the body is longer than ``limit`` bytes (or the
-                client went away before the end of it).
+            ContentTooLongError: the body is longer than ``limit`` bytes.
+            ClientGone: the client went away before the end of the body.
         """
         ...
 
@@ -190,6 +194,11 @@ class HTTPConnection(Protocol):
         its requests when it stops). Called in a shielded scope with a short
         deadline; an adapter that cannot write then returns at once."""
         ...
+
+
+class ClientGone(Exception):
+    """The client went away before the end of its request body: there is no one
+    left to answer."""
 
 
 class WebSocketClosed(Exception):
@@ -225,4 +234,27 @@ class WebSocket(Protocol):
 
     async def close(self, code: int = 1000) -> None:
         """Close the connection; closing a closed connection does nothing."""
+        ...
+
+
+RequestHandle = Callable[[], Awaitable[None]]
+"""One request's whole handling, as an adapter gives it to
+:meth:`RequestServer.serve_request`: the server's answer written back, or the
+WebSocket served to its end."""
+
+
+class RequestServer(Protocol):
+    """What a framework adapter needs of the server to serve a request
+    (:class:`~engineio_sc.AsyncServer` is one)."""
+
+    def serve_request(self, handle: RequestHandle) -> Awaitable[None]:
+        """Run ``handle()`` inside the server's task group, opening it if need be."""
+        ...
+
+    async def handle_http(self, request: HTTPRequest, conn: HTTPConnection) -> HTTPResponse:
+        """Serve one polling request (or a CORS preflight): the response to write."""
+        ...
+
+    async def handle_websocket(self, request: HTTPRequest, ws: WebSocket) -> None:
+        """Serve one WebSocket request, to the end of the session it opens."""
         ...

@@ -18,7 +18,7 @@ import anyio.abc
 from . import _asgi
 from ._endpoint import Endpoint
 from ._handlers import EventName, Handler, Handlers
-from ._http import HTTPConnection, HTTPRequest, HTTPResponse, WebSocket
+from ._http import HTTPConnection, HTTPRequest, HTTPResponse, RequestHandle, WebSocket
 from ._lifecycle import Lifecycle
 from ._options import AllowRequest, JSONModule, Options, make_options
 from ._proxies import LOOPBACK
@@ -548,12 +548,20 @@ class AsyncServer:
         """
         return self._lifecycle.shutdown_on_signals()
 
-    def _serve(self, handle: Callable[[], Awaitable[None]]) -> Awaitable[None]:
-        """Run one request inside the server's task group, opening it if need be
-        (see :mod:`engineio_sc._lifecycle`)."""
-        return self._lifecycle.serve(handle)
+    # -- requests (for framework adapters) -------------------------------------
 
-    # -- requests --------------------------------------------------------------
+    def serve_request(self, handle: RequestHandle) -> Awaitable[None]:
+        """Run one request's handling inside the server's task group, opening the
+        group if nothing has (for framework adapters).
+
+        An adapter wraps all it does for one request in ``handle()``: calling
+        :meth:`handle_http` and writing the response, or :meth:`handle_websocket`.
+        Once the group is open, ``handle()`` is awaited as it is: no frame of
+        this method is kept while it runs (for a WebSocket, the session's life).
+        After :meth:`shutdown`, the group is not reopened: ``handle()`` runs
+        and the server refuses the request itself.
+        """
+        return self._lifecycle.serve(handle)
 
     async def handle_request(self, scope: Any, receive: Any, send: Any) -> None:
         """Serve one ASGI ``http`` or ``websocket`` request for the Engine.IO path.

@@ -37,7 +37,7 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._backend import Event, Signal, TaskGroup, clock, event_type, signal_type, task_group
+from ._backend import BackendEvent, TaskGroup, Wakeup, clock, event_type, task_group, wakeup_type
 from ._dispatcher import Data, Dispatcher
 from ._handlers import Handlers
 from ._http import WebSocket
@@ -133,15 +133,15 @@ class Session:
         self.event = event_type()
         self._out: Outbound | None = None  # created when first needed (see _outbound)
         self._held: Packet | None = None  # taken from the queue, not yet sent
-        self._room: Event | None = None  # made when a sender waits for room
+        self._room: BackendEvent | None = None  # made when a sender waits for room
         self._dispatcher: Dispatcher | None = None  # made with the first message
         self._tg: TaskGroup | None = None
-        self._drained: Event | None = None  # made when the wind-down waits for it
+        self._drained: BackendEvent | None = None  # made when the wind-down waits for it
         self.ended = False  # run() has returned, or the session never ran
-        self._done: Event | None = None  # made for those who wait for the end
+        self._done: BackendEvent | None = None  # made for those who wait for the end
         self._reason = DisconnectReason.SERVER_DISCONNECT
         self._told = False  # the disconnect handler has been run
-        self._wake: Signal | None = None  # wakes the heartbeat: its deadline moved, or closing
+        self._wake: Wakeup | None = None  # wakes the heartbeat: its deadline moved, or closing
         self.joining: anyio.CancelScope | None = None
         self.ws: WebSocketTransport | None = None
         self.polling: PollingTransport | None = None
@@ -165,7 +165,7 @@ class Session:
         return self._tg
 
     @property
-    def done(self) -> Event:
+    def done(self) -> BackendEvent:
         """Set once the session has ended (:meth:`run` has returned)."""
         if self._done is None:
             self._done = self.event()
@@ -191,7 +191,7 @@ class Session:
                 task_status.started()
                 if ws is not None:
                     tg.start_soon(WebSocketTransport(self, ws).read)
-                self._wake = wake = signal_type()()
+                self._wake = wake = wakeup_type()()
                 while not machine.closed:
                     await wake.wait(machine.deadline or math.inf)
                     if not machine.closed:

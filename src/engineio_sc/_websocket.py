@@ -22,7 +22,7 @@ from .exceptions import ProtocolError
 from .protocol import Packet, decode_binary_frame, decode_text
 
 if TYPE_CHECKING:
-    from ._backend import Event
+    from ._backend import BackendEvent
     from ._session import Session
 
 __all__ = ["WebSocketTransport", "upgrade"]
@@ -41,7 +41,7 @@ class WebSocketTransport:
         self.ws = ws
         self._writer: anyio.CancelScope | None = None  # the running writer's scope
         self._direct = False  # a sender is writing on the socket itself
-        self._direct_done: Event | None = None
+        self._direct_done: BackendEvent | None = None
 
     # -- writing -------------------------------------------------------------------
 

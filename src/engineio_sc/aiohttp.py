@@ -45,8 +45,15 @@ from ._frameworks import (
     websocket_max_size,
     wsgi_environ,
 )
-from ._http import Headers, HTTPRequest, HTTPResponse, WebSocketClosed, parse_query, read_body
-from .exceptions import ContentTooLongError
+from ._http import (
+    ClientGone,
+    Headers,
+    HTTPRequest,
+    HTTPResponse,
+    WebSocketClosed,
+    parse_query,
+    read_body,
+)
 
 if TYPE_CHECKING:
     from ._server import AsyncServer
@@ -173,8 +180,8 @@ def _make_handler(server: AsyncServer, host: ServerHost) -> Handler:
             response = await server.handle_http(neutral, AiohttpConnection(request))
             reply = await _respond(request, response)
 
-        await server._serve(http)
-        if reply is None:  # pragma: no cover - _serve always runs http()
+        await server.serve_request(http)
+        if reply is None:  # pragma: no cover - serve_request always runs http()
             raise RuntimeError("the server did not answer the request")
         return reply
 
@@ -189,7 +196,7 @@ async def _serve_websocket(
         return await _respond(request, refusal)
     ws = AiohttpWebSocket(request, websocket_max_size(server), lambda: host.stopping)
     try:
-        await server._serve(partial(server.handle_websocket, neutral, ws))
+        await server.serve_request(partial(server.handle_websocket, neutral, ws))
     except WebSocketClosed:
         _log.info("the client went away during the WebSocket handshake")
     if ws.response is None:
@@ -208,8 +215,8 @@ class AiohttpConnection:
         """Read the body (see :func:`~engineio_sc._http.read_body`).
 
         Raises:
-            ContentTooLongError: the body is over ``limit`` bytes, or the client
-                went away before the end of it.
+            ContentTooLongError: the body is over ``limit`` bytes.
+            ClientGone: the client went away before the end of the body.
         """
         return await read_body(self._next_part, limit, discard_for)
 
@@ -217,7 +224,7 @@ class AiohttpConnection:
         try:
             part = await self._request.content.readany()
         except ConnectionError as exc:
-            raise ContentTooLongError("the client went away during the body") from exc
+            raise ClientGone("the client went away during the body") from exc
         return part or None  # b"" at the end
 
     async def wait_disconnected(self) -> None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ._asgi import Message, Receive, Scope, Send, send_response, serve
+from ._asgi import ASGIMessage, Receive, Scope, Send, send_response, serve
 from ._http import HTTPResponse
-from ._server import AsyncServer
 from ._static import as_rules, find_static_file, read_static_file
 from ._tasks import call_handler
+
+if TYPE_CHECKING:
+    from ._server import AsyncServer
 
 __all__ = ["ASGIApp"]
 
@@ -29,8 +31,8 @@ class _LifespanRelay:
     def __init__(self, app: ASGIApplication, scope: Scope) -> None:
         self._app = app
         self._scope = scope
-        self._to_app, self._app_inbox = anyio.create_memory_object_stream[Message](1)
-        self._app_outbox, self._from_app = anyio.create_memory_object_stream[Message](1)
+        self._to_app, self._app_inbox = anyio.create_memory_object_stream[ASGIMessage](1)
+        self._app_outbox, self._from_app = anyio.create_memory_object_stream[ASGIMessage](1)
 
     async def run(self) -> None:
         with self._app_inbox, self._app_outbox:
@@ -39,7 +41,7 @@ class _LifespanRelay:
             except Exception:
                 _log.info("the other application does not take lifespan events", exc_info=True)
 
-    async def step(self, message: Message) -> str | None:
+    async def step(self, message: ASGIMessage) -> str | None:
         """Send one lifespan message; ``None`` on success, else the failure text."""
         try:
             await self._to_app.send(message)
@@ -152,7 +154,7 @@ class ASGIApp:
                     relay.close()
 
     async def _run_lifespan(
-        self, relay: _LifespanRelay | None, message: Message, receive: Receive, send: Send
+        self, relay: _LifespanRelay | None, message: ASGIMessage, receive: Receive, send: Send
     ) -> None:
         phase = "startup"
         try:

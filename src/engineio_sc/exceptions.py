@@ -10,12 +10,17 @@ still work::
      ├── QueueFullError          a session's queue is full (with queue_full='raise')
      ├── SocketIsClosedError     the session is closed (sending to it, for one)
      ├── ConnectionError         a connection failed or was lost
-     └── ProtocolError           a client broke the protocol; carries the HTTP status,
-                                 the Engine.IO error code and a message for the I/O layer
+     └── RequestRefused          the server refuses a request; carries the HTTP status,
+          │                      the Engine.IO error code and a message for the I/O layer
+          └── ProtocolError      a client broke the protocol
 
-``ProtocolError`` is raised by the sans-IO core (:mod:`engineio_sc.protocol`); the
-I/O layer turns it into the reference server's ``{"code": N, "message": "..."}``
-response or a closed session. It never reaches application code.
+``RequestRefused`` itself is a refusal by the server's choice, of a request that
+keeps to the protocol: the server is shutting down or has ``max_sessions``
+sessions (503), ``allow_request`` said no (403), the origin is not allowed (400).
+``ProtocolError`` is raised by the sans-IO core (:mod:`engineio_sc.protocol`) and
+the session for a request that breaks the protocol. The I/O layer turns either
+into the reference server's ``{"code": N, "message": "..."}`` response or a
+closed session; neither reaches application code.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ __all__ = [
     "ProtocolError",
     "QueueEmpty",
     "QueueFullError",
+    "RequestRefused",
     "SocketIsClosedError",
     "UnknownPacketError",
 ]
@@ -84,8 +90,9 @@ _MESSAGES = {
 }
 
 
-class ProtocolError(EngineIOError):
-    """A client broke the protocol.
+class RequestRefused(EngineIOError):
+    """The server refuses a request, and says why with an HTTP status, an
+    Engine.IO error code and a message.
 
     Attributes:
         code: the Engine.IO error code sent in the JSON error body, or ``None`` for
@@ -110,3 +117,8 @@ class ProtocolError(EngineIOError):
         )
         self.detail = detail
         super().__init__(detail or self.message)
+
+
+class ProtocolError(RequestRefused):
+    """A client broke the protocol: the request is refused (``400`` unless told
+    otherwise), and the session closed where the violation calls for it."""

@@ -188,7 +188,7 @@ def _make_handler(server: AsyncServer, host: ServerHost) -> Handler:
             response = await server.handle_http(neutral, SanicConnection(request))
             await _respond(request, response)
 
-        await server._serve(http)
+        await server.serve_request(http)
         return None
 
     # The handler answers every request itself (request.respond) or takes the
@@ -204,7 +204,7 @@ async def _serve_websocket(server: AsyncServer, request: Request, neutral: HTTPR
         return
     ws = SanicWebSocket(request)
     try:
-        await server._serve(partial(server.handle_websocket, neutral, ws))
+        await server.serve_request(partial(server.handle_websocket, neutral, ws))
     except WebSocketClosed:
         _log.info("the client went away during the WebSocket handshake")
     if not ws.answered:

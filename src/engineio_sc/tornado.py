@@ -274,7 +274,7 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
         async def http() -> None:
             await _write(self, await server.handle_http(request, self))
 
-        await server._serve(http)
+        await server.serve_request(http)
 
     async def _serve_websocket(
         self, request: HTTPRequest, args: tuple[str, ...], kwargs: dict[str, str]
@@ -288,7 +288,7 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
         async with anyio.create_task_group() as tg:
             tg.start_soon(ws.handshake, args, kwargs)
             try:
-                await server._serve(partial(server.handle_websocket, request, ws))
+                await server.serve_request(partial(server.handle_websocket, request, ws))
             except WebSocketClosed:
                 _log.info("the client went away during the WebSocket handshake")
             finally:

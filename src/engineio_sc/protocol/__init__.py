@@ -23,12 +23,12 @@ from ._payload import PayloadBuilder as PayloadBuilder
 from ._payload import decode_payload as decode_payload
 from ._session import POLL_RELEASE_DELAY as POLL_RELEASE_DELAY
 from ._session import ClientClosed as ClientClosed
-from ._session import Event as Event
 from ._session import MessageReceived as MessageReceived
 from ._session import PingDue as PingDue
 from ._session import PingTimedOut as PingTimedOut
 from ._session import PollReleased as PollReleased
 from ._session import PollVerdict as PollVerdict
+from ._session import SessionEvent as SessionEvent
 from ._session import SessionMachine as SessionMachine
 from ._state import TRANSITIONS as TRANSITIONS
 from ._state import Input as Input
@@ -41,7 +41,6 @@ __all__ = [
     "SEPARATOR",
     "TRANSITIONS",
     "ClientClosed",
-    "Event",
     "Handshake",
     "Input",
     "MessageReceived",
@@ -57,6 +56,7 @@ __all__ = [
     "Post",
     "Preflight",
     "Request",
+    "SessionEvent",
     "SessionMachine",
     "SessionState",
     "Transport",

@@ -35,12 +35,12 @@ from ._state import Input, SessionState, Transport, transition
 __all__ = [
     "POLL_RELEASE_DELAY",
     "ClientClosed",
-    "Event",
     "MessageReceived",
     "PingDue",
     "PingTimedOut",
     "PollReleased",
     "PollVerdict",
+    "SessionEvent",
     "SessionMachine",
 ]
 
@@ -93,7 +93,7 @@ class PollReleased:
     """The ``GET`` waiting on the upgrade is to be answered now (with a noop)."""
 
 
-Event = MessageReceived | ClientClosed | PingDue | PingTimedOut | PollReleased
+SessionEvent = MessageReceived | ClientClosed | PingDue | PingTimedOut | PollReleased
 
 PROBE = "probe"
 _UPGRADE = (SessionState.JOINING, SessionState.UPGRADING)
@@ -311,7 +311,7 @@ class SessionMachine:
             return frame[1:]
         return None
 
-    def receive(self, packet: Packet, now: float) -> Event | None:
+    def receive(self, packet: Packet, now: float) -> SessionEvent | None:
         """Take one packet from the client.
 
         Returns the event for the application, or ``None`` when there is none
@@ -345,7 +345,7 @@ class SessionMachine:
             return beat
         return release
 
-    def on_timer(self, now: float) -> Event | None:
+    def on_timer(self, now: float) -> SessionEvent | None:
         """Advance the timers to ``now``: the waiting ``GET`` released, a ping due, a
         ping timed out, or nothing. One event per call: while :attr:`deadline` has
         passed, another is due."""
