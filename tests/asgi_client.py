@@ -42,6 +42,23 @@ class Response:
         return self.text.split(SEPARATOR)
 
 
+def polling(sid: str) -> str:
+    """The query string of a polling request of session ``sid``."""
+    return f"EIO=4&transport=polling&sid={sid}"
+
+
+def open_info(packet: str) -> dict[str, Any]:
+    """The JSON of an open packet (``0{"sid": ...}``); fails unless it is one."""
+    assert packet.startswith("0"), packet
+    info: dict[str, Any] = json.loads(packet[1:])
+    return info
+
+
+def open_sid(packet: str) -> str:
+    """The sid of an open packet."""
+    return str(open_info(packet)["sid"])
+
+
 Peer = tuple[str, int] | None
 """The scope's ``client``: ``(host, port)``, or ``None`` (a Unix socket)."""
 
@@ -164,10 +181,8 @@ class ASGIClient:
     async def handshake(self, query: str = "EIO=4&transport=polling") -> tuple[str, dict[str, Any]]:
         response = await self.get(query)
         assert response.status == 200, response.body
-        first = response.packets[0]
-        assert first.startswith("0")
-        info = json.loads(first[1:])
-        return info["sid"], info
+        info = open_info(response.packets[0])
+        return str(info["sid"]), info
 
     @asynccontextmanager
     async def websocket(
@@ -245,6 +260,12 @@ class FakeWebSocket:
         key = "text" if isinstance(data, str) else "bytes"
         await self.to_server[0].send({"type": "websocket.receive", key: data})
 
+    async def opened(self) -> str:
+        """The sid of the session, from the open packet the server sends first."""
+        packet = await self.receive()
+        assert isinstance(packet, str), packet
+        return open_sid(packet)
+
     async def receive(self) -> str | bytes | None:
         """The next message the server sent, or ``None`` once it closed."""
         while True:
@@ -270,11 +291,13 @@ class FakeWebSocket:
 
 @asynccontextmanager
 async def served(
-    *, fail_after: float, **options: Any
+    *, fail_after: float = 60, **options: Any
 ) -> AsyncIterator[tuple[engineio_sc.AsyncServer, ASGIClient]]:
     """An ``AsyncServer(**options)``, running, and a client of its ASGI app; the
-    whole ``async with`` body must be done within ``fail_after`` seconds."""
-    server = engineio_sc.AsyncServer(**options)
+    whole ``async with`` body must be done within ``fail_after`` seconds. Unless
+    ``options`` say otherwise, the server pings once a minute (out of the way of
+    most tests) and waits 0.2 s for its sessions to close when it stops."""
+    server = engineio_sc.AsyncServer(**{"ping_interval": 60, "close_timeout": 0.2, **options})
     with anyio.fail_after(fail_after):
         async with server:
             yield server, ASGIClient(engineio_sc.ASGIApp(server))
