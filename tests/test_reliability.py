@@ -252,18 +252,20 @@ async def test_handler_sending_to_its_closed_session_is_not_an_error(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async with served(ping_interval=60) as (server, client):
-        closed = anyio.Event()
+        closed, sent = anyio.Event(), anyio.Event()
 
         @server.on("message")
         async def message(sid: str, data: str) -> None:
             await closed.wait()
             await server.send(sid, "too late")
+            sent.set()
 
         sid, _ = await client.handshake()
         await client.post(polling(sid), "4hi")
         await client.post(polling(sid), "1")
         closed.set()
         await anyio.wait_all_tasks_blocked()
+        assert sent.is_set()  # the handler did send, after its session closed
     assert "message handler error" not in caplog.text
 
 

@@ -492,17 +492,22 @@ async def test_the_websocket_writer_runs_only_while_packets_wait(
     eio: engineio_sc.AsyncServer, client: ASGIClient
 ) -> None:
     def writers() -> int:
-        return sum((task.name or "").endswith("._ws_writer") for task in anyio.get_running_tasks())
+        return sum(
+            (task.name or "").endswith("._write_queue") for task in anyio.get_running_tasks()
+        )
 
+    count = 110  # more than the client's buffer (100): the last packets wait
     async with client.websocket("EIO=4&transport=websocket") as ws:
         sid = await ws.opened()
         await anyio.wait_all_tasks_blocked()
         assert writers() == 0  # an idle session holds no writer task
-        async with anyio.create_task_group() as tg:  # senders racing: some packets queue
-            for i in range(5):
+        async with anyio.create_task_group() as tg:  # senders racing: packets queue
+            for i in range(count):
                 tg.start_soon(eio.send, sid, str(i))
-        received = [await ws.receive() for _ in range(5)]
-        assert sorted(map(str, received)) == [f"4{i}" for i in range(5)]
+            await anyio.wait_all_tasks_blocked()
+            assert writers() == 1  # one writer takes what waits
+            received = [await ws.receive() for _ in range(count)]
+        assert sorted(map(str, received)) == sorted(f"4{i}" for i in range(count))
         assert await ws.receive() == "2"  # the heartbeat writes the ping itself
         await ws.send("3")
         await anyio.wait_all_tasks_blocked()
@@ -1300,8 +1305,17 @@ async def test_upgrade_timeout_keeps_polling() -> None:
         assert response.packets == ["4still here"]
 
 
-async def test_disconnect_all_with_no_sessions(eio: engineio_sc.AsyncServer) -> None:
+async def test_disconnect_all_with_no_sessions(
+    eio: engineio_sc.AsyncServer, client: ASGIClient
+) -> None:
+    """With no session open, disconnecting every session changes nothing: the
+    server keeps running and opens the next session."""
     await eio.disconnect()
+    assert eio.running
+    assert eio.statistics().sessions_closed == 0
+    sid, _ = await client.handshake()
+    await eio.send(sid, "still serving")
+    assert (await client.get(polling(sid))).packets == ["4still serving"]
 
 
 def _running_tasks() -> int:
