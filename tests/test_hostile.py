@@ -21,7 +21,7 @@ from engineio_sc.protocol import (
     decode_text,
 )
 
-from .asgi_client import live_sessions, polling, served
+from .asgi_client import live_sessions, polling, served, session_ids
 
 pytestmark = pytest.mark.anyio
 
@@ -87,7 +87,7 @@ async def test_binary_and_bad_text_frames_over_websocket() -> None:
             assert await ws.receive() is None
             assert ws.close_code == 1002
         await session.done.wait()
-        assert live_sessions(server) == {}
+        assert session_ids(server) == set()
         assert server.statistics().messages_in == 1
 
 

@@ -9,7 +9,7 @@ import pytest
 import engineio_sc
 from engineio_sc.exceptions import QueueFullError, SocketIsClosedError
 
-from .asgi_client import live_sessions, polling, served
+from .asgi_client import polling, served, session_ids
 
 pytestmark = [pytest.mark.anyio, pytest.mark.virtual_time]
 
@@ -226,7 +226,7 @@ async def test_shutdown_with_thousands_of_sessions_and_handlers() -> None:
             await server.shutdown()
         assert anyio.current_time() - begin < 0.5 + 1.5  # the grace period, plus the work
         assert not server.running
-        assert live_sessions(server) == {}
+        assert session_ids(server) == set()
         assert server.statistics().sessions_closed == 2000
 
 
@@ -243,7 +243,7 @@ async def test_handshake_flood_is_capped_and_others_unaffected() -> None:
         await client.post(polling(keeper), "1")
         await anyio.wait_all_tasks_blocked()
         with anyio.fail_after(5):
-            while len(live_sessions(server)) >= 50:  # noqa: ASYNC110 - the closed session leaves
+            while len(session_ids(server)) >= 50:  # noqa: ASYNC110 - the closed session leaves
                 await anyio.sleep(0.01)
         assert (await client.get("EIO=4&transport=polling")).status == 200
 

@@ -30,6 +30,8 @@ from .asgi_client import (
     pending,
     polling,
     served,
+    session_ids,
+    session_statistics,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.virtual_time]
@@ -349,7 +351,7 @@ async def test_disconnect_of_absent_polling_client_returns_and_expires(
     await recorder.disconnected.wait()
     with anyio.fail_after(5):
         await session.done.wait()
-    assert sid not in live_sessions(eio)
+    assert sid not in session_ids(eio)
     assert (await client.get(polling(sid))).json()["code"] == 1
 
 
@@ -396,7 +398,7 @@ async def test_connect_refusal_is_401(
     assert response.json() == body
     await anyio.wait_all_tasks_blocked()
     assert seen == []
-    assert live_sessions(eio) == {}
+    assert session_ids(eio) == set()
 
 
 async def test_connect_handler_exception_is_401(eio: engineio_sc.AsyncServer) -> None:
@@ -648,7 +650,7 @@ async def test_upgraded_session_ends_when_its_websocket_request_is_cancelled(
     with anyio.fail_after(5):
         await check_session_ended(recorder, client, sid, "transport close")
         await session.done.wait()
-    assert live_sessions(eio) == {}
+    assert session_ids(eio) == set()
 
 
 async def test_a_failing_transport_ends_its_session_only(
@@ -698,7 +700,7 @@ def joining(sid: str) -> str:
 
 
 def state_of(eio: engineio_sc.AsyncServer, sid: str) -> SessionState:
-    return live_sessions(eio)[sid].machine.state
+    return SessionState(session_statistics(eio, sid).state)
 
 
 def verdict_of(eio: engineio_sc.AsyncServer, sid: str) -> PollVerdict | None:
@@ -1039,7 +1041,7 @@ async def test_shutdown_cancels_a_websocket_session_that_outlives_close_timeout(
                 assert session.ended
                 await ws.finished.wait()  # the request has returned
             assert await ws.receive() is None
-        assert live_sessions(server) == {}
+        assert session_ids(server) == set()
 
 
 async def test_a_session_group_is_the_backends_own_on_trio(
@@ -1051,7 +1053,7 @@ async def test_a_session_group_is_the_backends_own_on_trio(
     async with client.websocket("EIO=4&transport=websocket") as ws:
         await ws.receive()
         (session,) = live_sessions(eio).values()
-        group = session._tg
+        group = session.group
         if virtual:  # trio
             assert isinstance(group, trio.Nursery)
             assert [task.coro.__qualname__ for task in group.child_tasks] == [
@@ -1071,7 +1073,7 @@ async def test_websocket_client_gone_before_its_open_packet_is_disconnected(
         await recorder.disconnected.wait()
     (_, sid), disconnect = recorder.events
     assert disconnect == ("disconnect", sid, "transport close")
-    assert live_sessions(eio) == {}
+    assert session_ids(eio) == set()
 
 
 @pytest.mark.parametrize("transport", ["polling", "websocket"])
@@ -1092,10 +1094,10 @@ async def test_handshake_cancelled_in_the_connect_handler_leaves_no_session(
             else:
                 tg.start_soon(_open_and_wait, client)
             await entered.wait()
-            assert len(live_sessions(eio)) == 1
+            assert len(session_ids(eio)) == 1
             scope.cancel()
     await anyio.wait_all_tasks_blocked()
-    assert live_sessions(eio) == {}
+    assert session_ids(eio) == set()
 
 
 async def _open_and_wait(client: ASGIClient) -> None:
@@ -1240,7 +1242,7 @@ async def test_first_request_hosts_the_group_without_lifespan() -> None:
         sid: str = (await client.handshake())[0]
         await server.shutdown()
     assert not server.running
-    assert sid not in live_sessions(server)
+    assert sid not in session_ids(server)
 
 
 async def test_lifespan_opens_and_closes_the_server() -> None:
@@ -1359,7 +1361,7 @@ async def test_no_task_left_after_shutdown() -> None:
                 with anyio.fail_after(5):
                     await server.shutdown()
                 assert await ws.receive() is None
-        assert live_sessions(server) == {}
+        assert session_ids(server) == set()
     assert _running_tasks() == baseline
 
 

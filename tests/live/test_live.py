@@ -14,7 +14,7 @@ import pytest
 import engineio_sc
 from engineio_sc.protocol import PollVerdict
 
-from ..asgi_client import live_sessions, open_info, open_sid
+from ..asgi_client import live_sessions, open_info, open_sid, session_ids
 from ..rawhttp import post_endless, post_stalled, post_whole
 from .conftest import Serve
 from .wsclient import Rejected, connect
@@ -367,7 +367,7 @@ async def test_concurrent_get_rejected(serve: Serve) -> None:
             tg.start_soon(first)
             with anyio.fail_after(5):
                 while (  # noqa: ASYNC110 - the GET is in flight
-                    sid not in live_sessions(echo.eio)
+                    sid not in session_ids(echo.eio)
                     or live_sessions(echo.eio)[sid].machine.poll_verdict is None
                 ):
                     await anyio.sleep(0.01)

@@ -13,7 +13,7 @@ from trio_websocket import open_websocket_url
 
 import engineio_sc
 
-from ..asgi_client import live_sessions, open_sid
+from ..asgi_client import open_sid, session_ids
 
 
 def task_count() -> int:
@@ -73,7 +73,7 @@ async def test_trio_program_serves_and_shuts_down_cleanly() -> None:
                     assert poll.text == "4queued before shutdown\x1e1"
             assert task.cancelled()
             assert not eio.running
-            assert live_sessions(eio) == {}
+            assert session_ids(eio) == set()
             stop.set()
     assert sorted(closed) == ["server disconnect", "transport close"]
     assert task_count() == baseline
