@@ -42,6 +42,23 @@ class Response:
         return self.text.split(SEPARATOR)
 
 
+def polling(sid: str) -> str:
+    """The query string of a polling request of session ``sid``."""
+    return f"EIO=4&transport=polling&sid={sid}"
+
+
+def open_info(packet: str) -> dict[str, Any]:
+    """The JSON of an open packet (``0{"sid": ...}``); fails unless it is one."""
+    assert packet.startswith("0"), packet
+    info: dict[str, Any] = json.loads(packet[1:])
+    return info
+
+
+def open_sid(packet: str) -> str:
+    """The sid of an open packet."""
+    return str(open_info(packet)["sid"])
+
+
 Peer = tuple[str, int] | None
 """The scope's ``client``: ``(host, port)``, or ``None`` (a Unix socket)."""
 
@@ -171,10 +188,8 @@ class ASGIClient:
     async def handshake(self, query: str = "EIO=4&transport=polling") -> tuple[str, dict[str, Any]]:
         response = await self.get(query)
         assert response.status == 200, response.body
-        first = response.packets[0]
-        assert first.startswith("0")
-        info = json.loads(first[1:])
-        return info["sid"], info
+        info = open_info(response.packets[0])
+        return str(info["sid"]), info
 
     @asynccontextmanager
     async def websocket(
@@ -252,6 +267,12 @@ class FakeWebSocket:
         key = "text" if isinstance(data, str) else "bytes"
         await self.to_server[0].send({"type": "websocket.receive", key: data})
 
+    async def opened(self) -> str:
+        """The sid of the session, from the open packet the server sends first."""
+        packet = await self.receive()
+        assert isinstance(packet, str), packet
+        return open_sid(packet)
+
     async def receive(self) -> str | bytes | None:
         """The next message the server sent, or ``None`` once it closed."""
         while True:
@@ -277,11 +298,13 @@ class FakeWebSocket:
 
 @asynccontextmanager
 async def served(
-    *, fail_after: float, **options: Any
+    *, fail_after: float = 60, **options: Any
 ) -> AsyncIterator[tuple[engineio_sc.AsyncServer, ASGIClient]]:
     """An ``AsyncServer(**options)``, running, and a client of its ASGI app; the
-    whole ``async with`` body must be done within ``fail_after`` seconds."""
-    server = engineio_sc.AsyncServer(**options)
+    whole ``async with`` body must be done within ``fail_after`` seconds. Unless
+    ``options`` say otherwise, the server pings once a minute (out of the way of
+    most tests) and waits 0.2 s for its sessions to close when it stops."""
+    server = engineio_sc.AsyncServer(**{"ping_interval": 60, "close_timeout": 0.2, **options})
     with anyio.fail_after(fail_after):
         async with server:
             yield server, ASGIClient(engineio_sc.ASGIApp(server))
@@ -340,6 +363,17 @@ async def lifespan(app: ASGIApp) -> AsyncIterator[list[str]]:
         if not replies[0].endswith("failed"):
             await to_app[0].send({"type": "lifespan.shutdown"})
             replies.append((await from_app[1].receive())["type"])
+
+
+def session_ids(server: engineio_sc.AsyncServer) -> set[str]:
+    """The sids of the server's live sessions, from its statistics."""
+    return {figures.sid for figures in server.statistics().sessions}
+
+
+def session_statistics(server: engineio_sc.AsyncServer, sid: str) -> engineio_sc.SessionStatistics:
+    """The figures of the server's live session ``sid``."""
+    (figures,) = (figures for figures in server.statistics().sessions if figures.sid == sid)
+    return figures
 
 
 def live_sessions(server: engineio_sc.AsyncServer) -> dict[str, Session]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import string
-from functools import partial
 
 import anyio
 import pytest
@@ -22,18 +21,9 @@ from engineio_sc.protocol import (
     decode_text,
 )
 
-from . import asgi_client
-from .asgi_client import live_sessions
+from .asgi_client import live_sessions, polling, served, session_ids
 
 pytestmark = pytest.mark.anyio
-
-
-served = partial(asgi_client.served, fail_after=30, close_timeout=0.2, ping_interval=60)
-"""A running server and its client; each test may override these options."""
-
-
-def q(sid: str) -> str:
-    return f"EIO=4&transport=polling&sid={sid}"
 
 
 @pytest.mark.parametrize(
@@ -56,11 +46,11 @@ async def test_malformed_payload_closes_only_its_session(
         victim, _ = await client.handshake()
         bystander, _ = await client.handshake()
         await server.send(bystander, "queued")
-        response = await client.post(q(victim), body)
+        response = await client.post(polling(victim), body)
         assert (response.status, response.json()) == (400, {"code": 3, "message": "Bad request"})
-        assert (await client.get(q(victim))).json()["code"] == 1
-        assert (await client.get(q(bystander))).packets == ["4queued"]
-        assert (await client.post(q(bystander), "4fine")).status == 200
+        assert (await client.get(polling(victim))).json()["code"] == 1
+        assert (await client.get(polling(bystander))).packets == ["4queued"]
+        assert (await client.post(polling(bystander), "4fine")).status == 200
     assert caplog.text.count("POST request refused") == 1
 
 
@@ -83,7 +73,7 @@ async def test_harmless_packets_are_ignored() -> None:
     async with served() as (server, client):
         sid, _ = await client.handshake()
         for body in ("5", "6", "3", "0{}"):
-            assert (await client.post(q(sid), body)).status == 200
+            assert (await client.post(polling(sid), body)).status == 200
         assert server.transport(sid) == "polling"
 
 
@@ -97,7 +87,7 @@ async def test_binary_and_bad_text_frames_over_websocket() -> None:
             assert await ws.receive() is None
             assert ws.close_code == 1002
         await session.done.wait()
-        assert live_sessions(server) == {}
+        assert session_ids(server) == set()
         assert server.statistics().messages_in == 1
 
 
@@ -113,7 +103,7 @@ async def test_guessed_sids_learn_nothing() -> None:
     async with served() as (_, client):
         real, _ = await client.handshake()
         for guess in (real[:-1] + ("A" if real[-1] != "A" else "B"), real.upper(), "a" * 5000):
-            response = await client.get(q(guess))
+            response = await client.get(polling(guess))
             assert response.status == 400
             assert response.json()["code"] in (0, 1, 5)
 
@@ -205,12 +195,12 @@ def test_fuzzed_posts_never_break_the_server(backend: str, bodies: list[bytes]) 
             bystander, _ = await client.handshake()
             victim, _ = await client.handshake()
             for body in bodies:
-                response = await client.post(q(victim), body)
+                response = await client.post(polling(victim), body)
                 assert response.status in (200, 400), response
                 if response.status == 400 and response.body:
                     assert response.json()["code"] in (1, 3)
             await server.send(bystander, "intact")
-            assert (await client.get(q(bystander))).packets == ["4intact"]
+            assert (await client.get(polling(bystander))).packets == ["4intact"]
             assert bystander in {s.sid for s in server.statistics().sessions}
 
     anyio.run(scenario, backend=backend)

@@ -6,7 +6,6 @@ import gzip
 import json
 import logging
 import zlib
-from functools import partial
 from typing import Any
 
 import anyio
@@ -14,16 +13,11 @@ import pytest
 
 import engineio_sc
 
-from . import asgi_client
-from .asgi_client import ASGIClient, Peer
+from .asgi_client import ASGIClient, Peer, open_sid, polling, served
 
 pytestmark = pytest.mark.anyio
 
 HANDSHAKE = "EIO=4&transport=polling"
-
-
-served = partial(asgi_client.served, fail_after=10, close_timeout=0.2)
-"""A running server and its client; each test may override these options."""
 
 
 def origin(value: str, *more: tuple[str, str]) -> list[tuple[str, str]]:
@@ -247,7 +241,7 @@ async def big_poll(client: ASGIClient, server: engineio_sc.AsyncServer, accept: 
     sid, _ = await client.handshake()
     await server.send(sid, "x" * 2000)
     headers = [("Accept-Encoding", accept)] if accept is not None else []
-    return await client.get(f"EIO=4&transport=polling&sid={sid}", headers=headers)
+    return await client.get(polling(sid), headers=headers)
 
 
 @pytest.mark.parametrize(
@@ -297,7 +291,7 @@ async def test_compression_threshold_and_switch() -> None:
 async def test_cookie_name() -> None:
     async with served(cookie="sticky") as (_, client):
         response = await client.get(HANDSHAKE)
-        sid = json.loads(response.text[1:])["sid"]
+        sid = open_sid(response.text)
         assert response.headers["set-cookie"] == f"sticky={sid}; Path=/; SameSite=Lax"
         async with client.websocket("EIO=4&transport=websocket") as ws:
             await ws.receive()
@@ -316,7 +310,7 @@ async def test_cookie_attributes() -> None:
     }
     async with served(cookie=cookie) as (_, client):
         response = await client.get(HANDSHAKE)
-        sid = json.loads(response.text[1:])["sid"]
+        sid = open_sid(response.text)
         header = response.headers["set-cookie"]
         parts = header.split("; ")
         assert parts[0] == f"lb={sid}"
@@ -365,7 +359,7 @@ async def test_no_packet_cap_and_chunked_body_counted() -> None:
 
         sid, _ = await client.handshake()
         body = "\x1e".join(f"4{i}" for i in range(100))
-        query = f"EIO=4&transport=polling&sid={sid}"
+        query = polling(sid)
         assert (await client.post(query, body, chunks=7)).status == 200
         await done.wait()
         assert seen == [str(i) for i in range(100)]
@@ -382,7 +376,7 @@ async def test_async_handlers_false_runs_handler_inline() -> None:
             order.append(data)
 
         sid, _ = await client.handshake()
-        await client.post(f"EIO=4&transport=polling&sid={sid}", "4a\x1e4b")
+        await client.post(polling(sid), "4a\x1e4b")
         order.append("answered")
     assert order == ["a", "b", "answered"]
 
@@ -400,14 +394,10 @@ async def test_json_module_is_per_server() -> None:
     async with served(json=Shouty) as (loud, loud_client), served() as (plain, plain_client):
         sid, _ = await loud_client.handshake()
         await loud.send(sid, {"a": "b"})
-        assert (await loud_client.get(f"EIO=4&transport=polling&sid={sid}")).packets == [
-            '4{"A":"B"}'
-        ]
+        assert (await loud_client.get(polling(sid))).packets == ['4{"A":"B"}']
         sid, _ = await plain_client.handshake()
         await plain.send(sid, {"a": "b"})
-        assert (await plain_client.get(f"EIO=4&transport=polling&sid={sid}")).packets == [
-            '4{"a":"b"}'
-        ]
+        assert (await plain_client.get(polling(sid))).packets == ['4{"a":"b"}']
 
 
 @pytest.mark.parametrize(("option", "level"), [(False, logging.ERROR), (True, logging.INFO)])

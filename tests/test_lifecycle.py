@@ -17,7 +17,7 @@ import pytest
 
 import engineio_sc
 
-from .asgi_client import ASGIClient, lifespan, pending
+from .asgi_client import ASGIClient, lifespan, pending, polling
 
 pytestmark = pytest.mark.anyio
 
@@ -44,7 +44,7 @@ async def test_the_first_request_ends_while_a_task_of_its_own_hosts_the_server()
     assert not server.running
     sid, _ = await client.handshake()  # returned: no request holds the group
     assert server.running
-    assert (await client.post(f"EIO=4&transport=polling&sid={sid}", "4hi")).text == "ok"
+    assert (await client.post(polling(sid), "4hi")).text == "ok"
     with anyio.fail_after(5):
         await server.shutdown()
     assert not server.running
@@ -75,7 +75,7 @@ async def test_a_stop_signal_closes_every_session_before_the_asgi_server_hears_i
     with anyio.fail_after(5), asgi_server_handler() as received:
         async with hosted(how, server) as client:
             sid, _ = await client.handshake()
-            async with pending(lambda: client.get(f"EIO=4&transport=polling&sid={sid}")) as poll:
+            async with pending(lambda: client.get(polling(sid))) as poll:
                 signal.raise_signal(signal.SIGTERM)
             assert poll.response.packets == ["1"]  # the held poll gets the close packet
             assert received == [signal.SIGTERM]  # and the ASGI server its signal

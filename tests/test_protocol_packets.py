@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from engineio_sc.exceptions import ErrorCode, ProtocolError
+from engineio_sc.exceptions import ProtocolError
 from engineio_sc.protocol import (
     SEPARATOR,
     Packet,
@@ -19,6 +19,8 @@ from engineio_sc.protocol import (
     decode_text,
     encode_polling,
 )
+
+from .helpers import assert_bad_request
 
 TEXTS = ["", "probe", "hello world", "héllo ☃ 😀", "4", "b", "bAQIDBA==", '{"a":[1,2]}']
 
@@ -33,13 +35,6 @@ packets = st.one_of(text_packets, binary_packets)
 
 # A WebSocket text frame holds exactly one packet, so any text is fine there.
 ws_text_packets = st.builds(Packet, st.sampled_from(PacketType), st.text())
-
-
-def assert_bad_request(error: ProtocolError) -> None:
-    assert isinstance(error, ProtocolError)
-    assert error.code is ErrorCode.BAD_REQUEST
-    assert error.status == 400
-    assert error.message == "Bad request"
 
 
 # -- packet types and the Packet value ---------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engineio_sc.exceptions import ErrorCode, ProtocolError
+from engineio_sc.exceptions import ProtocolError
 from engineio_sc.protocol import (
     POLL_RELEASE_DELAY,
     TRANSITIONS,
@@ -28,6 +28,8 @@ from engineio_sc.protocol import (
     Transport,
     transition,
 )
+
+from .helpers import assert_bad_request
 
 S = SessionState
 INTERVAL, TIMEOUT = 25.0, 20.0
@@ -104,11 +106,6 @@ def transport_of(m: SessionMachine) -> Transport:
 
 def verdict_of(m: SessionMachine) -> PollVerdict | None:
     return m.poll_verdict
-
-
-def assert_bad_request(error: ProtocolError) -> None:
-    assert error.code is ErrorCode.BAD_REQUEST
-    assert error.status == 400
 
 
 # -- the transition table -----------------------------------------------------------

@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from functools import partial
-from typing import Any
-
 import anyio
 import anyio.lowlevel
 import pytest
-import trio.testing
 
 import engineio_sc
 from engineio_sc.exceptions import QueueFullError, SocketIsClosedError
 
-from . import asgi_client
-from .asgi_client import live_sessions
+from .asgi_client import polling, served, session_ids
 
-pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=["trio", "asyncio"])
-def anyio_backend(request: pytest.FixtureRequest) -> Any:
-    if request.param == "trio":
-        return ("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)})
-    return "asyncio"
-
-
-served = partial(asgi_client.served, fail_after=60, close_timeout=0.2)
-"""A running server and its client; each test may override these options."""
-
-
-def q(sid: str) -> str:
-    return f"EIO=4&transport=polling&sid={sid}"
+pytestmark = [pytest.mark.anyio, pytest.mark.virtual_time]
 
 
 # -- backpressure -------------------------------------------------------------------
@@ -54,10 +33,10 @@ async def test_full_queue_makes_send_wait() -> None:
             await anyio.wait_all_tasks_blocked()
             assert not sent.is_set()
             assert server.statistics().sessions[0].queued == 2
-            received = (await client.get(q(sid))).packets
+            received = (await client.get(polling(sid))).packets
         assert sent.is_set()
         if len(received) < 3:  # the waiting send got in after this body was taken
-            received += (await client.get(q(sid))).packets
+            received += (await client.get(polling(sid))).packets
         assert received == ["41", "42", "43"]
 
 
@@ -67,7 +46,7 @@ async def test_full_queue_raises_when_asked() -> None:
         await server.send(sid, "kept")
         with pytest.raises(QueueFullError):
             await server.send(sid, "refused")
-        assert (await client.get(q(sid))).packets == ["4kept"]
+        assert (await client.get(polling(sid))).packets == ["4kept"]
         await server.send(sid, "room again")
 
 
@@ -82,7 +61,7 @@ async def test_full_queue_disconnects_slow_client_when_asked() -> None:
         await server.send(sid, "1")
         with pytest.raises(SocketIsClosedError):
             await server.send(sid, "2")
-        assert (await client.get(q(sid))).json()["code"] == 1
+        assert (await client.get(polling(sid))).json()["code"] == 1
     assert reasons == ["server disconnect"]
 
 
@@ -99,7 +78,7 @@ async def test_poll_body_never_exceeds_max_payload() -> None:
         await server.send(sid, "é" * 60)  # 120 bytes alone: still sent, on its own
         received: list[str] = []
         while len(received) < 11:
-            response = await client.get(q(sid))
+            response = await client.get(polling(sid))
             assert len(response.body) <= 100 or len(response.packets) == 1
             received += response.packets
         assert received == ["4" + f"{i}" * 30 for i in range(10)] + ["4" + "é" * 60]
@@ -109,7 +88,7 @@ async def test_statistics() -> None:
     async with served(ping_interval=60) as (server, client):
         first, _ = await client.handshake()
         second, _ = await client.handshake()
-        await client.post(q(first), "4a\x1e4b")
+        await client.post(polling(first), "4a\x1e4b")
         await server.send(second, "x")
         await server.send(second, "y")
         await anyio.wait_all_tasks_blocked()
@@ -123,7 +102,7 @@ async def test_statistics() -> None:
         assert by_sid[first].messages_in == 2
         assert by_sid[first].transport == "polling"
         assert by_sid[first].state == "open"
-        await client.post(q(first), "1")
+        await client.post(polling(first), "1")
         await anyio.wait_all_tasks_blocked()
         with anyio.fail_after(5):
             while server.statistics().sessions_closed < 1:  # noqa: ASYNC110 - a sweep of 0.2 s
@@ -141,7 +120,7 @@ async def test_client_vanishes_mid_upgrade() -> None:
             await ws.send("2probe")
             assert await ws.receive() == "3probe"
         await server.send(sid, "still polling")
-        assert (await client.get(q(sid))).packets == ["4still polling"]
+        assert (await client.get(polling(sid))).packets == ["4still polling"]
         assert server.transport(sid) == "polling"
 
 
@@ -157,8 +136,8 @@ async def test_raising_handler_is_logged_and_session_goes_on(
             await server.send(sid, data)
 
         sid, _ = await client.handshake()
-        await client.post(q(sid), "4boom\x1e4after")
-        assert (await client.get(q(sid))).packets == ["4after"]
+        await client.post(polling(sid), "4boom\x1e4after")
+        assert (await client.get(polling(sid))).packets == ["4after"]
     assert "message handler error" in caplog.text
     assert "handler bug" in caplog.text
 
@@ -174,12 +153,12 @@ async def test_blocked_handler_does_not_stop_heartbeats() -> None:
 
         stuck, _ = await client.handshake()
         other, _ = await client.handshake()
-        await client.post(q(stuck), "4block")
+        await client.post(polling(stuck), "4block")
         await blocked.wait()
         for _ in range(3):
             for sid in (stuck, other):
-                assert (await client.get(q(sid))).packets == ["2"]
-                assert (await client.post(q(sid), "3")).status == 200
+                assert (await client.get(polling(sid))).packets == ["2"]
+                assert (await client.post(polling(sid), "3")).status == 200
         assert server.statistics().sessions_opened == 2
         assert len(server.statistics().sessions) == 2
 
@@ -196,7 +175,7 @@ async def test_slow_disconnect_handler_delays_nobody() -> None:
                 await anyio.sleep(30)
 
         slow, _ = await client.handshake()
-        await client.post(q(slow), "1")
+        await client.post(polling(slow), "1")
         await anyio.wait_all_tasks_blocked()
         start = anyio.current_time()
         late, _ = await client.handshake()
@@ -220,9 +199,9 @@ async def test_handler_cancelled_when_its_session_ends() -> None:
                 cancelled.set()
 
         sid, _ = await client.handshake()
-        await client.post(q(sid), "4work")
+        await client.post(polling(sid), "4work")
         await running.wait()
-        await client.post(q(sid), "1")
+        await client.post(polling(sid), "1")
         with anyio.fail_after(5):
             await cancelled.wait()
 
@@ -239,7 +218,7 @@ async def test_shutdown_with_thousands_of_sessions_and_handlers() -> None:
 
         sids = [(await client.handshake())[0] for _ in range(2000)]
         for sid in sids[:1000]:
-            await client.post(q(sid), "4busy")
+            await client.post(polling(sid), "4busy")
         await anyio.wait_all_tasks_blocked()
         assert started == 1000
         begin = anyio.current_time()
@@ -247,7 +226,7 @@ async def test_shutdown_with_thousands_of_sessions_and_handlers() -> None:
             await server.shutdown()
         assert anyio.current_time() - begin < 0.5 + 1.5  # the grace period, plus the work
         assert not server.running
-        assert live_sessions(server) == {}
+        assert session_ids(server) == set()
         assert server.statistics().sessions_closed == 2000
 
 
@@ -260,11 +239,11 @@ async def test_handshake_flood_is_capped_and_others_unaffected() -> None:
         assert refused.status == 503
         assert refused.json() == {"code": 3, "message": "Too many sessions"}
         await server.send(keeper, "still served")
-        assert (await client.get(q(keeper))).packets == ["4still served"]
-        await client.post(q(keeper), "1")
+        assert (await client.get(polling(keeper))).packets == ["4still served"]
+        await client.post(polling(keeper), "1")
         await anyio.wait_all_tasks_blocked()
         with anyio.fail_after(5):
-            while len(live_sessions(server)) >= 50:  # noqa: ASYNC110 - the closed session leaves
+            while len(session_ids(server)) >= 50:  # noqa: ASYNC110 - the closed session leaves
                 await anyio.sleep(0.01)
         assert (await client.get("EIO=4&transport=polling")).status == 200
 
@@ -273,27 +252,27 @@ async def test_handler_sending_to_its_closed_session_is_not_an_error(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async with served(ping_interval=60) as (server, client):
-        closed = anyio.Event()
+        closed, sent = anyio.Event(), anyio.Event()
 
         @server.on("message")
         async def message(sid: str, data: str) -> None:
             await closed.wait()
             await server.send(sid, "too late")
+            sent.set()
 
         sid, _ = await client.handshake()
-        await client.post(q(sid), "4hi")
-        await client.post(q(sid), "1")
+        await client.post(polling(sid), "4hi")
+        await client.post(polling(sid), "1")
         closed.set()
         await anyio.wait_all_tasks_blocked()
+        assert sent.is_set()  # the handler did send, after its session closed
     assert "message handler error" not in caplog.text
 
 
 async def test_concurrent_senders_keep_their_order_over_websocket() -> None:
     async with served(ping_interval=0.05, ping_timeout=5) as (server, client):
         async with client.websocket("EIO=4&transport=websocket") as ws:
-            opening = await ws.receive()
-            assert isinstance(opening, str)
-            sid = json.loads(opening[1:])["sid"]
+            sid = await ws.opened()
             received: list[str] = []
 
             async def sender(name: str) -> None:
@@ -334,7 +313,7 @@ async def test_received_messages_queue_is_bounded() -> None:
         answered = anyio.Event()
 
         async def post() -> None:
-            await client.post(q(sid), "\x1e".join(f"4{i}" for i in range(6)))
+            await client.post(polling(sid), "\x1e".join(f"4{i}" for i in range(6)))
             answered.set()
 
         async with anyio.create_task_group() as tg:

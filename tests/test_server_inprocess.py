@@ -26,31 +26,22 @@ from .asgi_client import (
     HTTPExchange,
     Response,
     live_sessions,
+    open_info,
     pending,
+    polling,
     served,
+    session_ids,
+    session_statistics,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.virtual_time]
 
 PING, TIMEOUT = 0.2, 0.1
-
-
-@pytest.fixture(params=["trio", "asyncio"])
-def anyio_backend(request: pytest.FixtureRequest) -> Any:
-    """trio on a MockClock that jumps whenever every task waits; asyncio on real time."""
-    if request.param == "trio":
-        return ("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)})
-    return "asyncio"
 
 
 @pytest.fixture
 def virtual(anyio_backend: Any) -> bool:
     return isinstance(anyio_backend, tuple)
-
-
-async def opened(ws: FakeWebSocket) -> str:
-    """The sid of a WebSocket session, from its open packet."""
-    return str(json.loads(str(await ws.receive())[1:])["sid"])
 
 
 def close_to(actual: float, expected: float, virtual: bool) -> bool:
@@ -86,7 +77,7 @@ async def check_session_ended(
     """The session ended for ``reason``, and its sid is unknown from then on."""
     await recorder.disconnected.wait()
     assert recorder.events[-1] == ("disconnect", sid, reason)
-    assert (await client.get(f"EIO=4&transport=polling&sid={sid}")).json()["code"] == 1
+    assert (await client.get(polling(sid))).json()["code"] == 1
 
 
 @pytest.fixture
@@ -108,7 +99,7 @@ async def test_handshake_open_packet(client: ASGIClient) -> None:
     assert response.status == 200
     assert response.headers["content-type"] == "text/plain; charset=UTF-8"
     assert response.text.startswith("0")
-    info = json.loads(response.text[1:])
+    info = open_info(response.text)
     assert set(info) == {"sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload"}
     assert info["upgrades"] == ["websocket"]
     assert info["pingInterval"] == 200
@@ -122,9 +113,9 @@ async def test_polling_echo_text_and_binary(
 ) -> None:
     recorder = Recorder(eio)
     sid, _ = await client.handshake()
-    assert (await client.post(f"EIO=4&transport=polling&sid={sid}", "4héllo\x1ebAQID")).text == "ok"
+    assert (await client.post(polling(sid), "4héllo\x1ebAQID")).text == "ok"
     await anyio.wait_all_tasks_blocked()
-    response = await client.get(f"EIO=4&transport=polling&sid={sid}")
+    response = await client.get(polling(sid))
     assert response.packets == ["4héllo", "bAQID"]
     assert recorder.events[1:] == [("message", sid, "héllo"), ("message", sid, b"\x01\x02\x03")]
 
@@ -132,9 +123,9 @@ async def test_polling_echo_text_and_binary(
 async def test_text_is_never_json_decoded(eio: engineio_sc.AsyncServer, client: ASGIClient) -> None:
     recorder = Recorder(eio)
     sid, _ = await client.handshake()
-    await client.post(f"EIO=4&transport=polling&sid={sid}", '4{"a":1}\x1e4123\x1e4true\x1e4')
+    await client.post(polling(sid), '4{"a":1}\x1e4123\x1e4true\x1e4')
     await anyio.wait_all_tasks_blocked()
-    await client.get(f"EIO=4&transport=polling&sid={sid}")
+    await client.get(polling(sid))
     assert [e[2] for e in recorder.events[1:]] == ['{"a":1}', "123", "true", ""]
 
 
@@ -145,7 +136,7 @@ async def test_send_types(eio: engineio_sc.AsyncServer, client: ASGIClient) -> N
     await eio.send(sid, bytearray(b"\xff"))
     with pytest.raises(TypeError):
         await eio.send(sid, 1.5)  # type: ignore[arg-type]
-    response = await client.get(f"EIO=4&transport=polling&sid={sid}")
+    response = await client.get(polling(sid))
     assert response.packets == ['4{"a":[1,2]}', '4[1,"x"]', "b/w=="]
 
 
@@ -153,10 +144,10 @@ async def test_ping_sent_on_time_and_pong_keeps_session(client: ASGIClient, virt
     sid, _ = await client.handshake()
     start = anyio.current_time()
     for _ in range(3):
-        response = await client.get(f"EIO=4&transport=polling&sid={sid}")
+        response = await client.get(polling(sid))
         assert response.packets == ["2"]
         assert close_to(anyio.current_time() - start, PING, virtual)
-        assert (await client.post(f"EIO=4&transport=polling&sid={sid}", "3")).text == "ok"
+        assert (await client.post(polling(sid), "3")).text == "ok"
         start = anyio.current_time()
 
 
@@ -166,19 +157,19 @@ async def test_ping_timeout_closes_on_time(
     recorder = Recorder(eio)
     sid, _ = await client.handshake()
     start = anyio.current_time()
-    assert (await client.get(f"EIO=4&transport=polling&sid={sid}")).packets == ["2"]
+    assert (await client.get(polling(sid))).packets == ["2"]
     await recorder.disconnected.wait()
     assert close_to(anyio.current_time() - start, PING + TIMEOUT, virtual)
     assert recorder.events[-1] == ("disconnect", sid, "ping timeout")
-    response = await client.get(f"EIO=4&transport=polling&sid={sid}")
+    response = await client.get(polling(sid))
     assert response.status == 400
     assert response.json() == {"code": 1, "message": "Session ID unknown"}
 
 
 async def test_pending_get_gets_close_on_ping_timeout(client: ASGIClient) -> None:
     sid, _ = await client.handshake()
-    assert (await client.get(f"EIO=4&transport=polling&sid={sid}")).packets == ["2"]
-    assert (await client.get(f"EIO=4&transport=polling&sid={sid}")).packets == ["1"]
+    assert (await client.get(polling(sid))).packets == ["2"]
+    assert (await client.get(polling(sid))).packets == ["1"]
 
 
 @pytest.mark.parametrize(
@@ -228,7 +219,7 @@ async def test_forbidden_by_allow_request() -> None:
 
 async def test_method_not_allowed_with_sid(client: ASGIClient) -> None:
     sid, _ = await client.handshake()
-    response = await client.request("PUT", f"EIO=4&transport=polling&sid={sid}")
+    response = await client.request("PUT", polling(sid))
     assert response.status == 405
 
 
@@ -240,7 +231,7 @@ async def test_post_over_limit_is_413_and_keeps_session() -> None:
     async with server:
         sid, info = await client.handshake()
         assert info["maxPayload"] == 10
-        query = f"EIO=4&transport=polling&sid={sid}"
+        query = polling(sid)
         exchange = HTTPExchange()
         too_long = await client.post(query, "4" + "x" * 999, chunks=100, exchange=exchange)
         assert (too_long.status, too_long.headers["connection"]) == (413, "close")
@@ -261,7 +252,7 @@ async def test_post_far_over_limit_is_not_read_to_its_end(
         sid, _ = await client.handshake()
         exchange = HTTPExchange()
         body = b"4" * (DISCARD_MIN * 4)
-        query = f"EIO=4&transport=polling&sid={sid}"
+        query = polling(sid)
         response = await client.post(query, body, chunks=len(body) // 1000, exchange=exchange)
         assert (response.status, response.headers["connection"]) == (413, "close")
         assert 10 + DISCARD_MIN <= exchange.received <= 10 + DISCARD_MIN + 1000
@@ -279,7 +270,7 @@ async def test_post_stalled_over_limit_is_answered_after_close_timeout(virtual: 
         sid, _ = await client.handshake()
         exchange = HTTPExchange(body_sent=anyio.Event())  # the last part never comes
         start = anyio.current_time()
-        query = f"EIO=4&transport=polling&sid={sid}"
+        query = polling(sid)
         response = await client.post(query, "4" * 40, chunks=4, exchange=exchange)
         assert close_to(anyio.current_time() - start, 0.3, virtual)
         assert (response.status, response.headers["connection"]) == (413, "close")
@@ -319,7 +310,7 @@ async def test_bad_payload_delivers_good_packets_then_closes(
 ) -> None:
     recorder = Recorder(eio)
     sid, _ = await client.handshake()
-    response = await client.post(f"EIO=4&transport=polling&sid={sid}", "4a\x1e4b\x1ex")
+    response = await client.post(polling(sid), "4a\x1e4b\x1ex")
     assert response.status == 400
     await recorder.disconnected.wait()
     assert recorder.events[1:] == [
@@ -331,8 +322,8 @@ async def test_bad_payload_delivers_good_packets_then_closes(
 
 async def test_client_ping_is_an_error(eio: engineio_sc.AsyncServer, client: ASGIClient) -> None:
     sid, _ = await client.handshake()
-    assert (await client.post(f"EIO=4&transport=polling&sid={sid}", "2")).status == 400
-    assert (await client.get(f"EIO=4&transport=polling&sid={sid}")).json()["code"] == 1
+    assert (await client.post(polling(sid), "2")).status == 400
+    assert (await client.get(polling(sid))).json()["code"] == 1
 
 
 async def test_concurrent_get_is_rejected_and_first_gets_close(
@@ -340,7 +331,7 @@ async def test_concurrent_get_is_rejected_and_first_gets_close(
 ) -> None:
     recorder = Recorder(eio)
     sid, _ = await client.handshake()
-    query = f"EIO=4&transport=polling&sid={sid}"
+    query = polling(sid)
     async with pending(lambda: client.get(query)) as first:
         second = await client.get(query)
     assert second.status == 400
@@ -354,7 +345,7 @@ async def test_client_close_releases_pending_get_with_noop(
 ) -> None:
     recorder = Recorder(eio)
     sid, _ = await client.handshake()
-    query = f"EIO=4&transport=polling&sid={sid}"
+    query = polling(sid)
     async with pending(lambda: client.get(query)) as poll:
         assert (await client.post(query, "1")).text == "ok"
     assert poll.response.packets == ["6"]
@@ -366,7 +357,7 @@ async def test_server_disconnect_delivers_queue_then_close(
 ) -> None:
     recorder = Recorder(eio)
     sid, _ = await client.handshake()
-    query = f"EIO=4&transport=polling&sid={sid}"
+    query = polling(sid)
     await eio.send(sid, "last words")
     with anyio.fail_after(0.05):  # returns promptly: the client is not polling
         await eio.disconnect(sid)
@@ -387,13 +378,13 @@ async def test_disconnect_of_absent_polling_client_returns_and_expires(
     await recorder.disconnected.wait()
     with anyio.fail_after(5):
         await session.done.wait()
-    assert sid not in live_sessions(eio)
-    assert (await client.get(f"EIO=4&transport=polling&sid={sid}")).json()["code"] == 1
+    assert sid not in session_ids(eio)
+    assert (await client.get(polling(sid))).json()["code"] == 1
 
 
 async def test_dropped_poll_loses_nothing(eio: engineio_sc.AsyncServer, client: ASGIClient) -> None:
     sid, _ = await client.handshake()
-    query = f"EIO=4&transport=polling&sid={sid}"
+    query = polling(sid)
     exchange = HTTPExchange()
     async with anyio.create_task_group() as tg:
         tg.start_soon(lambda: client.get(query, exchange=exchange))
@@ -434,7 +425,7 @@ async def test_connect_refusal_is_401(
     assert response.json() == body
     await anyio.wait_all_tasks_blocked()
     assert seen == []
-    assert live_sessions(eio) == {}
+    assert session_ids(eio) == set()
 
 
 async def test_connect_handler_exception_is_401(eio: engineio_sc.AsyncServer) -> None:
@@ -460,7 +451,7 @@ async def test_one_argument_disconnect_handler(
         seen.set()
 
     sid, _ = await client.handshake()
-    await client.post(f"EIO=4&transport=polling&sid={sid}", "1")
+    await client.post(polling(sid), "1")
     await seen.wait()
     assert sids == [sid]
 
@@ -501,7 +492,7 @@ async def test_messages_handled_in_order(client: ASGIClient, eio: engineio_sc.As
             all_seen.set()
 
     sid, _ = await client.handshake()
-    await client.post(f"EIO=4&transport=polling&sid={sid}", "\x1e".join(f"4{i}" for i in range(20)))
+    await client.post(polling(sid), "\x1e".join(f"4{i}" for i in range(20)))
     with anyio.fail_after(5):
         await all_seen.wait()
     assert seen == [str(i) for i in range(20)]
@@ -513,7 +504,7 @@ async def test_websocket_session(eio: engineio_sc.AsyncServer, client: ASGIClien
         opening = await ws.receive()
         assert isinstance(opening, str)
         assert opening.startswith("0")
-        info = json.loads(opening[1:])
+        info = open_info(opening)
         assert info["upgrades"] == []
         assert eio.transport(info["sid"]) == "websocket"
         await ws.send("4hello")
@@ -530,17 +521,22 @@ async def test_the_websocket_writer_runs_only_while_packets_wait(
     eio: engineio_sc.AsyncServer, client: ASGIClient
 ) -> None:
     def writers() -> int:
-        return sum((task.name or "").endswith("._ws_writer") for task in anyio.get_running_tasks())
+        return sum(
+            (task.name or "").endswith("._write_queue") for task in anyio.get_running_tasks()
+        )
 
+    count = 110  # more than the client's buffer (100): the last packets wait
     async with client.websocket("EIO=4&transport=websocket") as ws:
-        sid = await opened(ws)
+        sid = await ws.opened()
         await anyio.wait_all_tasks_blocked()
         assert writers() == 0  # an idle session holds no writer task
-        async with anyio.create_task_group() as tg:  # senders racing: some packets queue
-            for i in range(5):
+        async with anyio.create_task_group() as tg:  # senders racing: packets queue
+            for i in range(count):
                 tg.start_soon(eio.send, sid, str(i))
-        received = [await ws.receive() for _ in range(5)]
-        assert sorted(map(str, received)) == [f"4{i}" for i in range(5)]
+            await anyio.wait_all_tasks_blocked()
+            assert writers() == 1  # one writer takes what waits
+            received = [await ws.receive() for _ in range(count)]
+        assert sorted(map(str, received)) == sorted(f"4{i}" for i in range(count))
         assert await ws.receive() == "2"  # the heartbeat writes the ping itself
         await ws.send("3")
         await anyio.wait_all_tasks_blocked()
@@ -554,7 +550,7 @@ async def test_websocket_messages_after_the_close_packet_are_not_handled(
 ) -> None:
     recorder = Recorder(eio)
     async with client.websocket("EIO=4&transport=websocket") as ws:
-        sid = await opened(ws)
+        sid = await ws.opened()
         await ws.send("4first")
         assert await ws.receive() == "4first"
         await ws.send("1")
@@ -586,7 +582,7 @@ async def test_websocket_ping_timeout_when_the_ping_cannot_be_written(
 ) -> None:
     recorder = Recorder(eio)
     async with client.websocket("EIO=4&transport=websocket") as ws:
-        sid = await opened(ws)
+        sid = await ws.opened()
         start = anyio.current_time()
         for i in range(100):  # the client reads nothing: its buffer fills up
             await eio.send(sid, str(i))
@@ -600,7 +596,7 @@ async def test_websocket_server_disconnect_flushes_then_closes(
 ) -> None:
     recorder = Recorder(eio)
     async with client.websocket("EIO=4&transport=websocket") as ws:
-        sid = await opened(ws)
+        sid = await ws.opened()
         await eio.send(sid, "bye")
         await eio.disconnect(sid)
         assert await ws.receive() == "4bye"
@@ -636,7 +632,7 @@ async def test_upgrade() -> None:
     async with served(fail_after=10, ping_interval=5) as (eio, client):
         Recorder(eio)
         sid, _ = await client.handshake()
-        query = f"EIO=4&transport=polling&sid={sid}"
+        query = polling(sid)
         async with client.websocket(f"EIO=4&transport=websocket&sid={sid}") as ws:
             async with pending(lambda: client.get(query)) as poll:
                 await ws.send("2probe")
@@ -658,7 +654,7 @@ async def test_upgrade() -> None:
 async def _upgrade(client: ASGIClient, ws: FakeWebSocket, sid: str) -> None:
     """Probe and upgrade session ``sid`` on ``ws``, a poll pending meanwhile as a
     client's is."""
-    async with pending(lambda: client.get(f"EIO=4&transport=polling&sid={sid}")):
+    async with pending(lambda: client.get(polling(sid))):
         await ws.send("2probe")
         assert await ws.receive() == "3probe"
     await ws.send("5")
@@ -681,7 +677,7 @@ async def test_upgraded_session_ends_when_its_websocket_request_is_cancelled(
     with anyio.fail_after(5):
         await check_session_ended(recorder, client, sid, "transport close")
         await session.done.wait()
-    assert live_sessions(eio) == {}
+    assert session_ids(eio) == set()
 
 
 async def test_a_failing_transport_ends_its_session_only(
@@ -705,7 +701,7 @@ async def test_a_failing_transport_ends_its_session_only(
     assert "the session failed" in caplog.text
     assert eio.running
     await eio.send(bystander, "still served")
-    response = await client.get(f"EIO=4&transport=polling&sid={bystander}")
+    response = await client.get(polling(bystander))
     assert "4still served" in response.packets  # after a ping, maybe
 
 
@@ -719,15 +715,11 @@ async def test_failed_upgrade_stays_on_polling(
         await ws.send("4not an upgrade")
         assert await ws.receive() is None
     await eio.send(sid, "still polling")
-    response = await client.get(f"EIO=4&transport=polling&sid={sid}")
+    response = await client.get(polling(sid))
     assert response.packets == ["4still polling"]
 
 
 # -- polls during an upgrade ----------------------------------------------------------
-
-
-def polling(sid: str) -> str:
-    return f"EIO=4&transport=polling&sid={sid}"
 
 
 def joining(sid: str) -> str:
@@ -735,7 +727,7 @@ def joining(sid: str) -> str:
 
 
 def state_of(eio: engineio_sc.AsyncServer, sid: str) -> SessionState:
-    return live_sessions(eio)[sid].machine.state
+    return SessionState(session_statistics(eio, sid).state)
 
 
 def verdict_of(eio: engineio_sc.AsyncServer, sid: str) -> PollVerdict | None:
@@ -1041,7 +1033,7 @@ async def test_shutdown_closes_everything(client: ASGIClient) -> None:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(server.shutdown)
                     assert await ws.receive() is None
-                    response = await client.get(f"EIO=4&transport=polling&sid={sid}")
+                    response = await client.get(polling(sid))
                     assert response.packets == ["4queued", "1"]
         assert not server.running
         assert task.done()
@@ -1076,7 +1068,7 @@ async def test_shutdown_cancels_a_websocket_session_that_outlives_close_timeout(
                 assert session.ended
                 await ws.finished.wait()  # the request has returned
             assert await ws.receive() is None
-        assert live_sessions(server) == {}
+        assert session_ids(server) == set()
 
 
 async def test_a_session_group_is_the_backends_own_on_trio(
@@ -1088,7 +1080,7 @@ async def test_a_session_group_is_the_backends_own_on_trio(
     async with client.websocket("EIO=4&transport=websocket") as ws:
         await ws.receive()
         (session,) = live_sessions(eio).values()
-        group = session._tg
+        group = session.group
         if virtual:  # trio
             assert isinstance(group, trio.Nursery)
             assert [task.coro.__qualname__ for task in group.child_tasks] == [
@@ -1108,7 +1100,7 @@ async def test_websocket_client_gone_before_its_open_packet_is_disconnected(
         await recorder.disconnected.wait()
     (_, sid), disconnect = recorder.events
     assert disconnect == ("disconnect", sid, "transport close")
-    assert live_sessions(eio) == {}
+    assert session_ids(eio) == set()
 
 
 @pytest.mark.parametrize("transport", ["polling", "websocket"])
@@ -1129,10 +1121,10 @@ async def test_handshake_cancelled_in_the_connect_handler_leaves_no_session(
             else:
                 tg.start_soon(_open_and_wait, client)
             await entered.wait()
-            assert len(live_sessions(eio)) == 1
+            assert len(session_ids(eio)) == 1
             scope.cancel()
     await anyio.wait_all_tasks_blocked()
-    assert live_sessions(eio) == {}
+    assert session_ids(eio) == set()
 
 
 async def _open_and_wait(client: ASGIClient) -> None:
@@ -1255,7 +1247,7 @@ async def test_send_packet_takes_python_engineio_packets(
     ):
         await eio.send_packet(sid, pkt)
     await eio.send_packet(sid, engineio_sc.Packet(engineio_sc.PacketType.MESSAGE, "own"))
-    response = await client.get(f"EIO=4&transport=polling&sid={sid}")
+    response = await client.get(polling(sid))
     assert response.packets == ["4text", "bAQI=", '4{"a":[1,2]}', "41.5", "6", "4own"]
     with pytest.raises(ValueError, match="binary"):  # an object that only looks like a packet
         await eio.send_packet(sid, SimpleNamespace(packet_type=2, data=b"\x01"))
@@ -1277,7 +1269,7 @@ async def test_first_request_hosts_the_group_without_lifespan() -> None:
         sid: str = (await client.handshake())[0]
         await server.shutdown()
     assert not server.running
-    assert sid not in live_sessions(server)
+    assert sid not in session_ids(server)
 
 
 async def test_lifespan_opens_and_closes_the_server() -> None:
@@ -1317,7 +1309,7 @@ async def test_concurrent_post_is_rejected(
 ) -> None:
     recorder = Recorder(eio)
     sid, _ = await client.handshake()
-    query = f"EIO=4&transport=polling&sid={sid}"
+    query = polling(sid)
     slow = HTTPExchange(body_sent=anyio.Event())
     async with pending(lambda: client.post(query, "4a\x1e4b", chunks=2, exchange=slow)):
         second = await client.post(query, "4c")
@@ -1338,12 +1330,21 @@ async def test_upgrade_timeout_keeps_polling() -> None:
             assert anyio.current_time() - start >= 0.3
         assert server.transport(sid) == "polling"
         await server.send(sid, "still here")
-        response = await client.get(f"EIO=4&transport=polling&sid={sid}")
+        response = await client.get(polling(sid))
         assert response.packets == ["4still here"]
 
 
-async def test_disconnect_all_with_no_sessions(eio: engineio_sc.AsyncServer) -> None:
+async def test_disconnect_all_with_no_sessions(
+    eio: engineio_sc.AsyncServer, client: ASGIClient
+) -> None:
+    """With no session open, disconnecting every session changes nothing: the
+    server keeps running and opens the next session."""
     await eio.disconnect()
+    assert eio.running
+    assert eio.statistics().sessions_closed == 0
+    sid, _ = await client.handshake()
+    await eio.send(sid, "still serving")
+    assert (await client.get(polling(sid))).packets == ["4still serving"]
 
 
 def _running_tasks() -> int:
@@ -1378,8 +1379,8 @@ async def test_no_task_left_after_shutdown() -> None:
         async with server:
             sid, _ = await client.handshake()
             pending = [await client.handshake() for _ in range(3)]
-            host.start_soon(client.get, f"EIO=4&transport=polling&sid={pending[0][0]}")
-            await client.post(f"EIO=4&transport=polling&sid={sid}", "4block")
+            host.start_soon(client.get, polling(pending[0][0]))
+            await client.post(polling(sid), "4block")
             await started.wait()
             server.start_background_task(anyio.sleep_forever)
             async with client.websocket("EIO=4&transport=websocket") as ws:
@@ -1387,7 +1388,7 @@ async def test_no_task_left_after_shutdown() -> None:
                 with anyio.fail_after(5):
                     await server.shutdown()
                 assert await ws.receive() is None
-        assert live_sessions(server) == {}
+        assert session_ids(server) == set()
     assert _running_tasks() == baseline
 
 
@@ -1399,7 +1400,7 @@ async def test_requests_after_shutdown_are_refused_not_restarting() -> None:
         await server.shutdown()
         late = await client.get("EIO=4&transport=polling")
         assert (late.status, late.json()["message"]) == (503, "Server shutting down")
-        assert (await client.get(f"EIO=4&transport=polling&sid={sid}")).json()["code"] == 1
+        assert (await client.get(polling(sid))).json()["code"] == 1
         assert not server.running
     async with server:  # entering again starts afresh
         assert (await client.get("EIO=4&transport=polling")).status == 200
@@ -1412,6 +1413,6 @@ async def test_ping_interval_with_grace(virtual: bool) -> None:
         sid, info = await client.handshake()
         assert info["pingInterval"] == 500  # interval + grace, in milliseconds, not truncated
         start = anyio.current_time()
-        assert (await client.get(f"EIO=4&transport=polling&sid={sid}")).packets == ["2"]
+        assert (await client.get(polling(sid))).packets == ["2"]
         assert close_to(anyio.current_time() - start, 0.2, virtual)  # pings every interval
-        await client.post(f"EIO=4&transport=polling&sid={sid}", "1")
+        await client.post(polling(sid), "1")

@@ -26,6 +26,7 @@ import pytest
 import engineio_sc
 from engineio_sc._http import HTTPConnection, HTTPRequest, HTTPResponse
 
+from ..asgi_client import open_info, open_sid
 from ..live.wsclient import Rejected, WebSocketClient, connect
 from ..node_driver import MESSAGES, MODES, NODE, NODE_MODULES, check_session, run_client
 from ..rawhttp import post_endless, post_stalled, post_whole
@@ -57,7 +58,7 @@ class Polling:
         assert response.status_code == 200, response.text
         assert response.headers["content-type"] == "text/plain; charset=UTF-8"
         assert response.text.startswith("0"), response.text
-        info: dict[str, Any] = json.loads(response.text[1:])
+        info = open_info(response.text)
         self.sid = str(info["sid"])
         return info
 
@@ -330,7 +331,7 @@ class EngineIOScenarios:
                 reply = b""
                 while b'"maxPayload"' not in reply:
                     reply += await stream.receive()
-            sid = json.loads(reply.partition(b"\r\n\r\n")[2].decode()[1:])["sid"]
+            sid = open_sid(reply.partition(b"\r\n\r\n")[2].decode())
             line = re.compile(rf"Client {re.escape(sid)} connected from 127\.0\.0\.1:(\d+)")
             match = await anyio.to_thread.run_sync(example.log.wait_for, line, 5.0)
             assert match is not None, example.log.text

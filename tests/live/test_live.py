@@ -14,7 +14,7 @@ import pytest
 import engineio_sc
 from engineio_sc.protocol import PollVerdict
 
-from ..asgi_client import live_sessions
+from ..asgi_client import live_sessions, open_info, open_sid, session_ids
 from ..rawhttp import post_endless, post_stalled, post_whole
 from .conftest import Serve
 from .wsclient import Rejected, connect
@@ -63,8 +63,7 @@ async def running(serve: Serve, echo: Echo) -> AsyncIterator[tuple[str, httpx.As
 async def handshake(http: httpx.AsyncClient) -> str:
     response = await http.get("/engine.io/", params={"EIO": "4", "transport": "polling"})
     assert response.status_code == 200
-    info = json.loads(response.text[1:])
-    return str(info["sid"])
+    return open_sid(response.text)
 
 
 def polling(sid: str) -> dict[str, str]:
@@ -77,7 +76,7 @@ async def test_handshake_and_polling_echo(serve: Serve) -> None:
         response = await http.get("/engine.io/", params={"EIO": "4", "transport": "polling"})
         assert response.status_code == 200
         assert response.headers["content-type"] == "text/plain; charset=UTF-8"
-        info = json.loads(response.text[1:])
+        info = open_info(response.text)
         assert info["upgrades"] == ["websocket"]
         assert (info["pingInterval"], info["pingTimeout"]) == (300, 200)
         sid = info["sid"]
@@ -368,7 +367,7 @@ async def test_concurrent_get_rejected(serve: Serve) -> None:
             tg.start_soon(first)
             with anyio.fail_after(5):
                 while (  # noqa: ASYNC110 - the GET is in flight
-                    sid not in live_sessions(echo.eio)
+                    sid not in session_ids(echo.eio)
                     or live_sessions(echo.eio)[sid].machine.poll_verdict is None
                 ):
                     await anyio.sleep(0.01)

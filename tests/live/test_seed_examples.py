@@ -6,7 +6,6 @@ example is as the seed writes it, and each test asserts what the example should 
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 
 import engineio_sc as engineio
 
+from ..asgi_client import open_sid
 from .conftest import Serve
 
 pytestmark = pytest.mark.anyio
@@ -45,7 +45,7 @@ async def test_session_management_examples(serve: Serve) -> None:
 
     async with serve(engineio.ASGIApp(eio)) as url, httpx.AsyncClient(base_url=url) as http:
         handshake = await http.get("/engine.io/", params={"EIO": "4", "transport": "polling"})
-        sid = json.loads(handshake.text[1:])["sid"]
+        sid = open_sid(handshake.text)
         await http.post("/engine.io/", params=polling(sid), content="4go")
         assert (await http.get("/engine.io/", params=polling(sid))).text == "4stored"
     assert results["session"] == {"user_id": 123, "preferences": {"theme": "dark"}}
@@ -72,7 +72,7 @@ async def test_event_handler_examples(serve: Serve, capsys: pytest.CaptureFixtur
     done = anyio.Event()
     async with serve(engineio.ASGIApp(eio)) as url, httpx.AsyncClient(base_url=url) as http:
         handshake = await http.get("/engine.io/", params={"EIO": "4", "transport": "polling"})
-        sid = json.loads(handshake.text[1:])["sid"]
+        sid = open_sid(handshake.text)
         await http.post("/engine.io/", params=polling(sid), content="4hi")
         assert (await http.get("/engine.io/", params=polling(sid))).text == "4Echo: hi"
         await http.post("/engine.io/", params=polling(sid), content="1")
@@ -92,7 +92,7 @@ async def test_sync_handler_example(serve: Serve, capsys: pytest.CaptureFixture[
 
     async with serve(engineio.ASGIApp(eio)) as url, httpx.AsyncClient(base_url=url) as http:
         handshake = await http.get("/engine.io/", params={"EIO": "4", "transport": "polling"})
-        sid = json.loads(handshake.text[1:])["sid"]
+        sid = open_sid(handshake.text)
     assert f"Client {sid} connected (sync)" in capsys.readouterr().out
 
 
@@ -116,7 +116,7 @@ async def test_fastapi_example(serve: Serve, capsys: pytest.CaptureFixture[str])
     async with serve(fastapi_app) as url, httpx.AsyncClient(base_url=url) as http:
         handshake = await http.get("/engine.io/", params={"EIO": "4", "transport": "polling"})
         assert handshake.status_code == 200
-        sid = json.loads(handshake.text[1:])["sid"]
+        sid = open_sid(handshake.text)
         assert eio.running  # opened by the first request: FastAPI's mount forwards no lifespan
     assert f"Client {sid} connected" in capsys.readouterr().out
     with anyio.fail_after(5):

@@ -16,7 +16,6 @@ poll then.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -26,6 +25,7 @@ import anyio
 import httpx
 import pytest
 
+from ..asgi_client import open_sid
 from ..servers import BIN_DIR, RunningServer, application_log, running_server
 from . import wsclient
 
@@ -88,7 +88,7 @@ async def _signal_with_open_sessions(
     url = f"{proc.url}/engine.io/"
     async with httpx.AsyncClient(timeout=EXIT_WITHIN + 5) as http:
         opened = await http.get(url, params={"EIO": "4", "transport": "polling"})
-        sid = json.loads(opened.text[1:])["sid"]
+        sid = open_sid(opened.text)
         poll_body = ""
 
         async def held_poll() -> None:

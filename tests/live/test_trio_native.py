@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 
 import httpx
@@ -14,7 +13,7 @@ from trio_websocket import open_websocket_url
 
 import engineio_sc
 
-from ..asgi_client import live_sessions
+from ..asgi_client import open_sid, session_ids
 
 
 def task_count() -> int:
@@ -65,7 +64,7 @@ async def test_trio_program_serves_and_shuts_down_cleanly() -> None:
             async with httpx.AsyncClient() as http:
                 handshake = await http.get(f"http://{url}&transport=polling")
                 assert handshake.status_code == 200
-                sid = json.loads(handshake.text[1:])["sid"]
+                sid = open_sid(handshake.text)
                 task = eio.start_background_task(trio.sleep_forever)
                 await eio.send(sid, "queued before shutdown")
                 async with trio.open_nursery() as inner:
@@ -74,7 +73,7 @@ async def test_trio_program_serves_and_shuts_down_cleanly() -> None:
                     assert poll.text == "4queued before shutdown\x1e1"
             assert task.cancelled()
             assert not eio.running
-            assert live_sessions(eio) == {}
+            assert session_ids(eio) == set()
             stop.set()
     assert sorted(closed) == ["server disconnect", "transport close"]
     assert task_count() == baseline

@@ -38,6 +38,7 @@ import anyio
 import httpx
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
+from tests.asgi_client import open_sid
 from tests.live.wsclient import Rejected, WebSocketClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +60,7 @@ async def _session(host: str, port: int, lifetime: float, deadline: float, count
     if upgrade:
         async with httpx.AsyncClient(base_url=f"http://{host}:{port}") as http:
             response = await http.get("/engine.io/", params={"EIO": "4", "transport": "polling"})
-            sid = json.loads(response.text[1:])["sid"]
+            sid = open_sid(response.text)
     stream = await anyio.connect_tcp(host, port)
     ws = WebSocketClient(stream)
     target = "/engine.io/?EIO=4&transport=websocket" + (f"&sid={sid}" if sid else "")
