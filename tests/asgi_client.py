@@ -370,12 +370,6 @@ def session_ids(server: engineio_sc.AsyncServer) -> set[str]:
     return {figures.sid for figures in server.statistics().sessions}
 
 
-def session_statistics(server: engineio_sc.AsyncServer, sid: str) -> engineio_sc.SessionStatistics:
-    """The figures of the server's live session ``sid``."""
-    (figures,) = (figures for figures in server.statistics().sessions if figures.sid == sid)
-    return figures
-
-
 def live_sessions(server: engineio_sc.AsyncServer) -> dict[str, Session]:
     """The server's live sessions by sid, for the tests that look inside them."""
     return {session.sid: session for session in server._registry.sessions()}

@@ -31,7 +31,6 @@ from .asgi_client import (
     polling,
     served,
     session_ids,
-    session_statistics,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.virtual_time]
@@ -727,7 +726,7 @@ def joining(sid: str) -> str:
 
 
 def state_of(eio: engineio_sc.AsyncServer, sid: str) -> SessionState:
-    return SessionState(session_statistics(eio, sid).state)
+    return SessionState(eio.session_statistics(sid).state)
 
 
 def verdict_of(eio: engineio_sc.AsyncServer, sid: str) -> PollVerdict | None:

@@ -415,34 +415,37 @@ class EngineIOScenarios:
                     assert anyio.current_time() - started < 3.0
 
 
-async def check_path_without_trailing_slash(example: RunningServer) -> None:
-    """``/engine.io`` is served too."""
-    with anyio.fail_after(DEADLINE):
-        async with http_client(example) as http:
-            session = Polling(http, "/engine.io")
-            await session.open()
-            assert (await session.post("4no slash")).text == "ok"
-            assert await session.poll() == ["4no slash"]
-            await session.close()
+class MountedAtAPath:
+    """The scenarios of a framework that mounts the server at ``/engine.io/``
+    and reads a body as it comes (not Tornado, which reads it whole first)."""
 
+    async def test_path_without_trailing_slash(self, example: RunningServer) -> None:
+        """``/engine.io`` is served too."""
+        with anyio.fail_after(DEADLINE):
+            async with http_client(example) as http:
+                session = Polling(http, "/engine.io")
+                await session.open()
+                assert (await session.post("4no slash")).text == "ok"
+                assert await session.poll() == ["4no slash"]
+                await session.close()
 
-async def check_stalled_post_is_answered(example: RunningServer) -> None:
-    """A client that stops writing in the middle of an over-long body gets its
-    413 once ``close_timeout`` (the examples' default, 5 s) has passed, and the
-    connection closed."""
-    with anyio.fail_after(DEADLINE):
-        async with http_client(example) as http:
-            session = Polling(http)
-            await session.open()
-            target = f"{PATH}?EIO=4&transport=polling&sid={session.sid}"
-            started = anyio.current_time()
-            reply = await post_stalled(
-                example.port, target, 10 * MAX_PAYLOAD, b"4" * MAX_PAYLOAD * 2
-            )
-            elapsed = anyio.current_time() - started
-            assert (reply.status, reply.headers.get("connection")) == (413, "close")
-            assert reply.end == "eof"
-            assert 4.9 < elapsed < 8  # the session has timed out meanwhile: no pongs
+    async def test_stalled_post_is_answered(self, example: RunningServer) -> None:
+        """A client that stops writing in the middle of an over-long body gets its
+        413 once ``close_timeout`` (the examples' default, 5 s) has passed, and the
+        connection closed."""
+        with anyio.fail_after(DEADLINE):
+            async with http_client(example) as http:
+                session = Polling(http)
+                await session.open()
+                target = f"{PATH}?EIO=4&transport=polling&sid={session.sid}"
+                started = anyio.current_time()
+                reply = await post_stalled(
+                    example.port, target, 10 * MAX_PAYLOAD, b"4" * MAX_PAYLOAD * 2
+                )
+                elapsed = anyio.current_time() - started
+                assert (reply.status, reply.headers.get("connection")) == (413, "close")
+                assert reply.end == "eof"
+                assert 4.9 < elapsed < 8  # the session has timed out meanwhile: no pongs
 
 
 def run_python(code: str, *, check: bool) -> subprocess.CompletedProcess[str]:

@@ -15,16 +15,15 @@ import engineio_sc
 import engineio_sc.sanic
 from engineio_sc._frameworks import WS_SIZE_MARGIN
 
-from ..servers import RunningServer, free_port
+from ..servers import free_port
 from .scenarios import (
     DEADLINE,
     EngineIOScenarios,
+    MountedAtAPath,
     PollProbe,
     check_import_error,
     check_not_imported_by_package,
-    check_path_without_trailing_slash,
     check_poll_ends_when_its_client_leaves,
-    check_stalled_post_is_answered,
 )
 
 pytestmark = pytest.mark.anyio
@@ -33,19 +32,9 @@ FRAMEWORK = "sanic_echo"
 """The example under test: the conftest's ``example`` fixture runs it."""
 
 
-class TestSanic(EngineIOScenarios):
-    """The scenarios every framework passes."""
-
-
-async def test_stalled_post_is_answered(example: RunningServer) -> None:
-    """A body that stops coming once it is over the limit is answered after
-    ``close_timeout``, and the connection closed (the framework does not read on)."""
-    await check_stalled_post_is_answered(example)
-
-
-async def test_path_without_trailing_slash(example: RunningServer) -> None:
-    """``/engine.io`` is served too."""
-    await check_path_without_trailing_slash(example)
+class TestSanic(EngineIOScenarios, MountedAtAPath):
+    """The scenarios every framework passes, and those of a framework mounted at
+    a path that reads a body as it comes."""
 
 
 async def test_poll_ends_when_its_client_leaves() -> None:
