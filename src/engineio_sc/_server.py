@@ -420,6 +420,20 @@ class AsyncServer:
         if session is not None:
             await session.wait_room(count)
 
+    def start_session_task(
+        self, sid: str, func: Callable[..., Awaitable[object]], *args: object
+    ) -> bool:
+        """Run ``await func(*args)`` in the session's own task group: a layer
+        above the engine runs its handlers there, concurrently, and they end with
+        the session (what still runs once it has wound down is cancelled). An
+        exception ``func`` raises is logged; the session goes on.
+
+        Returns:
+            ``False`` if the session is unknown or over: nothing is started.
+        """
+        session = self._registry.get(sid)
+        return session is not None and session.start_task(func, args)
+
     def _packets(self, packets: Sequence[Packet | ForeignPacket]) -> list[Packet]:
         return [p if isinstance(p, Packet) else self._from_foreign(p) for p in packets]
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -101,6 +101,7 @@ class Session:
         "_out",
         "_reason",
         "_room",
+        "_tasks",
         "_tg",
         "_told",
         "_wake",
@@ -136,6 +137,7 @@ class Session:
         self._room: BackendEvent | None = None  # made when a sender waits for room
         self._dispatcher: Dispatcher | None = None  # made with the first message
         self._tg: TaskGroup | None = None
+        self._tasks = 0  # tasks started by start_task that still run
         self._drained: BackendEvent | None = None  # made when the wind-down waits for it
         self.ended = False  # run() has returned, or the session never ran
         self._done: BackendEvent | None = None  # made for those who wait for the end
@@ -217,11 +219,32 @@ class Session:
         self._tg.cancel_scope.cancel()
         return True
 
+    def start_task(self, func: Callable[..., Awaitable[object]], args: tuple[object, ...]) -> bool:
+        """Run ``func(*args)`` in the session's group, its errors logged; returns
+        ``False`` (and runs nothing) once the session has ended or before it runs.
+        A task still running once the session has wound down is cancelled."""
+        if self._tg is None or self.ended:
+            return False
+        self._tasks += 1
+        self._tg.start_soon(self._run_task, func, args)
+        return True
+
+    async def _run_task(
+        self, func: Callable[..., Awaitable[object]], args: tuple[object, ...]
+    ) -> None:
+        try:
+            await func(*args)
+        except Exception:
+            self.log.exception("%s: a session task failed", self.sid)
+        finally:
+            self._tasks -= 1
+
     def _busy(self) -> bool:
         """Whether a task of the session is still running: the dispatcher (in a
-        handler that outlived ``close_timeout``), or a WebSocket reader or writer."""
+        handler that outlived ``close_timeout``), a task of :meth:`start_task`, or
+        a WebSocket reader or writer."""
         dispatching = self._dispatcher is not None and self._dispatcher.busy
-        return dispatching or self.ws is not None
+        return dispatching or self._tasks > 0 or self.ws is not None
 
     async def _wind_down(self) -> None:
         """Let the handlers finish what was received, tell the disconnect handler,
