@@ -21,3 +21,5 @@ autodoc_typehints = "description"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 nitpicky = False
+# The adapters' hints name the engine's AsyncServer; the Socket.IO layer has one too.
+autodoc_type_aliases = {"AsyncServer": "engineio_sc.AsyncServer"}
