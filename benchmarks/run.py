@@ -39,8 +39,17 @@ from benchlib.scenarios import RunResult, Scenario, run_scenario
 from benchlib.servers import CONFIGS, Config, ServerProcess
 
 HERE = Path(__file__).resolve().parent
-SCENARIO_NAMES = ("ws-echo", "ws-echo-1000", "sio-echo", "poll-echo", "sessions", "idle-memory")
+SCENARIO_NAMES = (
+    "ws-echo",
+    "ws-echo-1000",
+    "sio-echo",
+    "sio-fanout",
+    "poll-echo",
+    "sessions",
+    "idle-memory",
+)
 PING_PROFILES = {"default": (25.0, 20.0), "idle": (5.0, 5.0), "quick-idle": (1.0, 1.0)}
+NOT_VERSIONS = ("date", "command", "cpus", "cpu_model", "kernel", "gc_threshold", "skipped")
 PACKAGES = (
     "engineio_sc",
     "python-engineio",
@@ -68,6 +77,7 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
         Scenario("ws-echo", "ws-echo", 50 if quick else 100, d, w),
         Scenario("ws-echo-1000", "ws-echo", 200 if quick else 1000, d, w),
         Scenario("sio-echo", "sio-echo", 50 if quick else 100, d, w),
+        Scenario("sio-fanout", "sio-fanout", 100 if quick else 1000, d, w),
         Scenario("poll-echo", "poll-echo", 20 if quick else 100, d, w),
         Scenario("sessions", "sessions", args.sessions_clients or (8 if quick else 32), d, w),
         Scenario(
@@ -258,14 +268,16 @@ def render(
         f"- machine: {env['cpus']} CPUs ({env['cpu_model']}), Linux {env['kernel']}; "
         "server and load generator share it",
         "- versions: "
-        + ", ".join(
-            f"{k} {v}"
-            for k, v in env.items()
-            if k not in ("date", "command", "cpus", "cpu_model", "kernel", "gc_threshold") and v
-        ),
+        + ", ".join(f"{k} {v}" for k, v in env.items() if k not in NOT_VERSIONS and v),
         f"- collector thresholds (BENCH_GC_THRESHOLD): {env.get('gc_threshold', 'default')}",
-        "",
     ]
+    skipped = env.get("skipped") or {}
+    if skipped:
+        lines.append(
+            "- skipped, a module missing: "
+            + ", ".join(f"{name} ({modules})" for name, modules in skipped.items())
+        )
+    lines.append("")
     for scenario in chosen:
         text = report.table(results, scenario, configs)
         if text:
@@ -365,6 +377,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         [s for s in scenarios(args) if s.name in args.scenarios], args.loadgen_procs
     )
     configs = [c for c in CONFIGS if _matches(c, args.servers)]
+    skipped = {c.name: c.missing_modules() for c in configs if c.missing_modules()}
+    for name, modules in skipped.items():
+        print(f"skipping {name}: {', '.join(modules)} cannot be imported", file=sys.stderr)
+    configs = [c for c in configs if c.name not in skipped]
     if not configs:
         print(f"no configuration matches {args.servers}", file=sys.stderr)
         return 2
@@ -374,6 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     raise_open_files_limit(max(s.clients for s in chosen) + 1000)  # what the server needs
+    env["skipped"] = {name: ", ".join(modules) for name, modules in skipped.items()}
     started = time.monotonic()
     results = run_all(configs, chosen, repeat, args.log_dir)
     env["total_seconds"] = round(time.monotonic() - started)

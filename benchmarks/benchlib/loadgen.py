@@ -115,14 +115,23 @@ class LoadgenGroup:
 
     @classmethod
     def start(
-        cls, base_args: list[str], clients: int, count: int, log_dir: Path, label: str
+        cls,
+        base_args: list[str],
+        clients: int,
+        count: int,
+        log_dir: Path,
+        label: str,
+        hub: Path | None = None,
     ) -> LoadgenGroup:
-        """Start ``count`` processes, splitting ``clients`` between them (ids do not overlap)."""
+        """Start ``count`` processes, splitting ``clients`` between them (ids do not overlap);
+        ``hub``: the Unix socket where process 0 hears from the others (``sio-fanout``)."""
         procs: list[LoadgenProcess] = []
         offset = 0
         for index in range(count):
             share = clients // count + (1 if index < clients % count else 0)
             args = [*base_args, "--clients", str(share), "--id-offset", str(offset)]
+            args += ["--index", str(index), "--procs", str(count)]
+            args += ["--hub", str(hub)] if hub is not None else []
             procs.append(LoadgenProcess(args, log_dir / f"{label}-loadgen{index}.log"))
             offset += share
         return cls(procs)

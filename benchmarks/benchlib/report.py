@@ -61,7 +61,7 @@ def columns(scenario: Scenario) -> list[Column]:
             Column("min pings/session", _memory("pings_min"), "int"),
             *cpu,
         ]
-    latency = "open" if scenario.loadgen == "sessions" else "RTT"
+    latency = {"sessions": "open", "sio-fanout": "last client"}.get(scenario.loadgen, "RTT")
     return [
         Column(scenario.unit, _rate, "int"),
         Column(f"{latency} p50 ms", _field("p50_ms"), "ms"),
@@ -133,12 +133,20 @@ def _ratio(value: Spread | None) -> str:
 
 REFERENCES = {
     "eio_sc": {"pyeio": "pyeio", "bare": "bare"},
+    "sio_native": {"pyeio": "sio_pyeio"},
     "sio_sc": {"pyeio": "sio_pyeio"},
 }
 """For each engineio_sc application, the applications of the tables' ratio
-columns (÷ python-engineio, ÷ bare) on the same server: python-socketio on
-engineio_sc is set against python-socketio on python-engineio, and has no bare
-counterpart."""
+columns (÷ python-engineio, ÷ bare) on the same server. In the Socket.IO
+tables, the one ratio column is against python-socketio on python-engineio."""
+
+
+def _ratio_columns(scenario: Scenario) -> dict[str, str]:
+    """The ratio columns of a table: the key of each in ``REFERENCES``, and its title."""
+    what = "KiB/session" if scenario.loadgen == "idle" else scenario.unit
+    if scenario.socketio:
+        return {"pyeio": f"{what} ÷ python-socketio"}
+    return {"pyeio": f"{what} ÷ python-engineio", "bare": f"{what} ÷ bare"}
 
 
 def _row(runs: Sequence[RunResult], scenario: Scenario, config: Config) -> list[str]:
@@ -147,7 +155,7 @@ def _row(runs: Sequence[RunResult], scenario: Scenario, config: Config) -> list[
     cells += [format_spread(spread([c.get(r) for r in mine]), c.digits) for c in columns(scenario)]
     headline = _by_rep(runs, scenario, config.name)
     references = REFERENCES.get(config.app)
-    for column in ("pyeio", "bare"):
+    for column in _ratio_columns(scenario):
         if references is None:
             cells.append("")
             continue
@@ -164,9 +172,8 @@ def table(runs: Sequence[RunResult], scenario: Scenario, configs: Sequence[Confi
     present = [c for c in configs if _runs_of(runs, scenario.name, c.name)]
     if not present:
         return ""
-    what = "KiB/session" if scenario.loadgen == "idle" else scenario.unit
     titles = ["configuration", *(c.title for c in columns(scenario))]
-    titles += [f"{what} ÷ python-engineio", f"{what} ÷ bare", "failures"]
+    titles += [*_ratio_columns(scenario).values(), "failures"]
     lines = [
         f"### {scenario.name}: {scenario.title()}",
         "",
@@ -231,6 +238,31 @@ TARGETS = (
         1.5,
     ),
     Target(
+        "Socket.IO emit with an ack, 100 clients (÷ python-socketio)",
+        "sio-echo",
+        "sio_native/uvicorn",
+        "sio_pyeio/uvicorn",
+        4.0,
+    ),
+    Target(
+        "Socket.IO broadcast deliveries, room of 1,000 (÷ python-socketio)",
+        "sio-fanout",
+        "sio_native/uvicorn",
+        "sio_pyeio/uvicorn",
+        4.0,
+    ),
+    *(
+        Target(
+            "Socket.IO emit with an ack ÷ the engine's WebSocket echo, 100 clients",
+            "sio-echo",
+            f"sio_native/{server}",
+            f"eio_sc/{server}",
+            0.5,
+            other_scenario="ws-echo",
+        )
+        for server in ("hypercorn-trio", "hypercorn-asyncio", "uvicorn")
+    ),
+    Target(
         "WebSocket echo, 100 clients (÷ bare)",
         "ws-echo",
         "eio_sc/hypercorn-trio",
@@ -278,28 +310,34 @@ def _added_kib(
     return _paired(_by_rep(runs, scenario, config), bare, operator.sub)
 
 
+def _judge(target: Target, runs: Sequence[RunResult], by_name: dict[str, Scenario]) -> list[str]:
+    """The ratio of one goal and whether it is met (or why it is not measured)."""
+    scenario = by_name[target.scenario]
+    other_scenario = by_name.get(target.other_scenario or target.scenario)
+    if other_scenario is None:
+        return ["-", f"not measured: needs `{target.other_scenario}` in the same run"]
+    measure = _added_kib if target.at_most else _by_rep
+    value = paired_ratios(
+        measure(runs, scenario, target.mine), measure(runs, other_scenario, target.other)
+    )
+    if value is None:
+        return ["-", "not measured"]
+    ok = value.median <= target.bound if target.at_most else value.median >= target.bound
+    return [_ratio(value), "yes" if ok else "no"]
+
+
 def targets(runs: Sequence[RunResult], scenarios: Sequence[Scenario]) -> str:
-    """The Markdown table of the goals: each ratio (median over the repetitions,
-    and its range), and whether it is met."""
+    """The Markdown table of the goals of the scenarios run: each ratio (median over
+    the repetitions, and its range), and whether it is met."""
     by_name = {s.name: s for s in scenarios}
     lines = [
         "| goal | configuration | ratio | target | met |",
         "|:--|:--|--:|--:|:--|",
     ]
     for target in TARGETS:
-        scenario = by_name.get(target.scenario)
-        other_scenario = by_name.get(target.other_scenario or target.scenario)
-        if scenario is None or other_scenario is None:
+        if target.scenario not in by_name:
             continue
-        measure = _added_kib if target.at_most else _by_rep
-        value = paired_ratios(
-            measure(runs, scenario, target.mine), measure(runs, other_scenario, target.other)
-        )
-        if value is None:
-            ratio, met = "-", "not measured"
-        else:
-            ok = value.median <= target.bound if target.at_most else value.median >= target.bound
-            ratio, met = _ratio(value), "yes" if ok else "no"
+        ratio, met = _judge(target, runs, by_name)
         bound = f"{'≤' if target.at_most else '≥'} {target.bound:.2f}x"
         lines.append(f"| {target.what} | {target.mine} | {ratio} | {bound} | {met} |")
     return "\n".join(lines) + "\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ class Scenario:
     """One load scenario, e.g. 100 WebSocket clients echoing for 8 s."""
 
     name: str
-    loadgen: str  # the loadgen.mjs scenario: ws-echo, sio-echo, poll-echo, sessions, idle
+    loadgen: str  # loadgen.mjs --scenario: ws-echo, sio-echo, sio-fanout, poll-echo, sessions, idle
     clients: int
     duration: float  # the measured window (the hold, for idle)
     warmup: float
@@ -37,12 +38,12 @@ class Scenario:
     @property
     def unit(self) -> str:
         """What the rate counts."""
-        return "sessions/s" if self.loadgen == "sessions" else "msg/s"
+        return {"sessions": "sessions/s", "sio-fanout": "deliveries/s"}.get(self.loadgen, "msg/s")
 
     @property
     def socketio(self) -> bool:
         """Whether it speaks Socket.IO (it runs on the Socket.IO servers only)."""
-        return self.loadgen == "sio-echo"
+        return self.loadgen in ("sio-echo", "sio-fanout")
 
     @property
     def loadgen_procs(self) -> int:
@@ -56,6 +57,8 @@ class Scenario:
         return {
             "ws-echo": f"WebSocket echo, {n} clients, closed loop, {d}",
             "sio-echo": f"Socket.IO emit with an ack over WebSocket, {n} clients, closed loop, {d}",
+            "sio-fanout": f"Socket.IO broadcast to a room of {n} clients over WebSocket, "
+            f"one tick in flight, {d}",
             "poll-echo": f"Polling echo, {n} clients, closed loop, {d}",
             "sessions": f"New WebSocket sessions, {n} concurrent clients, {d}",
             "idle": f"Idle memory, {n} WebSocket sessions held {d}",
@@ -150,7 +153,7 @@ def _record_failures(result: RunResult, events: list[Event]) -> None:
 def _record_window(result: RunResult, events: list[Event], start: _Samples, end: _Samples) -> None:
     """Rate, latency and CPU of the measured window."""
     latency = Histogram.merge([Histogram.from_json(e["latency"]) for e in events])
-    result.count = latency.count
+    result.count = sum(int(e["count"]) for e in events)
     result.elapsed_s = max(float(e["elapsed_s"]) for e in events)
     result.rate = sum(float(e["count"]) / float(e["elapsed_s"]) for e in events)
     result.p50_ms = latency.quantile_ms(0.50)
@@ -215,20 +218,22 @@ def run_scenario(
     known_problems = len(server.log_problems())
     raw = not server.config.engineio
     label = f"rep{rep}-{config_name.replace('/', '_')}-{scenario.name}"
-    group = LoadgenGroup.start(
-        _loadgen_args(scenario, server, raw),
-        scenario.clients,
-        scenario.loadgen_procs,
-        log_dir,
-        label,
-    )
-    try:
-        _drive(result, scenario, server, group)
-    except LoadgenError as exc:
-        result.ok = False
-        result.error = str(exc)
-    finally:
-        group.finish()
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        group = LoadgenGroup.start(
+            _loadgen_args(scenario, server, raw),
+            scenario.clients,
+            scenario.loadgen_procs,
+            log_dir,
+            label,
+            hub=Path(scratch) / "hub.sock" if scenario.loadgen == "sio-fanout" else None,
+        )
+        try:
+            _drive(result, scenario, server, group)
+        except LoadgenError as exc:
+            result.ok = False
+            result.error = str(exc)
+        finally:
+            group.finish()
     result.server_log_problems = server.log_problems()[known_problems:][:20]
     result.wall_s = time.monotonic() - started
     if not server.running():

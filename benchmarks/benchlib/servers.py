@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -20,17 +21,28 @@ APPS = {
     "eio_sc": "eio_sc_echo:app",
     "pyeio": "pyeio_echo:app",
     "bare": "bare_echo:app",
-    "sio_sc": "sio_sc_echo:app",
-    "sio_pyeio": "sio_pyeio_echo:app",
+    "sio_native": "sio_native:app",
+    "sio_sc": "sio_sc:app",
+    "sio_pyeio": "sio_pyeio:app",
 }
 APP_TITLES = {
     "eio_sc": "engineio_sc",
     "pyeio": "python-engineio",
     "bare": "bare echo",
+    "sio_native": "engineio_sc.socketio",
     "sio_sc": "python-socketio on engineio_sc",
     "sio_pyeio": "python-socketio on python-engineio",
 }
-SOCKETIO_APPS = ("sio_sc", "sio_pyeio")
+REQUIRES = {
+    "eio_sc": ("engineio_sc",),
+    "pyeio": ("engineio",),
+    "bare": (),
+    "sio_native": ("engineio_sc.socketio",),
+    "sio_sc": ("socketio", "engineio_sc"),
+    "sio_pyeio": ("socketio",),
+}
+"""The modules each application imports that may not be installed."""
+SOCKETIO_APPS = ("sio_native", "sio_sc", "sio_pyeio")
 SERVERS = ("hypercorn-trio", "hypercorn-asyncio", "uvicorn")
 BACKLOG = 2048
 
@@ -58,6 +70,17 @@ class Config:
         scenarios only, and only they run on it)."""
         return self.app in SOCKETIO_APPS
 
+    def missing_modules(self) -> list[str]:
+        """The modules the application needs that this interpreter cannot import."""
+        return [name for name in REQUIRES[self.app] if not _installed(name)]
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+        return False
+
 
 CONFIGS = (
     Config("eio_sc", "hypercorn-trio"),
@@ -68,7 +91,12 @@ CONFIGS = (
     Config("bare", "hypercorn-trio"),
     Config("bare", "hypercorn-asyncio"),
     Config("bare", "uvicorn"),
+    Config("sio_native", "hypercorn-trio"),
+    Config("sio_native", "hypercorn-asyncio"),
+    Config("sio_native", "uvicorn"),
+    Config("sio_sc", "hypercorn-asyncio"),
     Config("sio_sc", "uvicorn"),
+    Config("sio_pyeio", "hypercorn-asyncio"),
     Config("sio_pyeio", "uvicorn"),
 )
 

@@ -5,7 +5,7 @@
 // Setup (once):  cd benchmarks/loadgen && npm ci
 //
 // Usage:
-//   node loadgen.mjs --scenario ws-echo|poll-echo|sessions|idle --port PORT
+//   node loadgen.mjs --scenario ws-echo|sio-echo|sio-fanout|poll-echo|sessions|idle --port PORT
 //       [--clients N]            clients (sessions: concurrent loops)       default 100
 //       [--raw]                  bare WebSocket: no handshake, pings or packet types (polling ignores it)
 //       [--size 100]             message size in characters
@@ -13,14 +13,21 @@
 //       [--connect-concurrency 100]  sessions being opened at once during setup
 //       [--open-deadline 0]      seconds: stop opening sessions after that (0: no limit)
 //       [--close-timeout 20]     seconds a session may take to close before it is cut
-//       [--max-messages 10000000]    per client: a bound on every loop
+//       [--max-messages 10000000]    per client: a bound on every loop (sio-fanout: on the ticks)
+//       [--index 0] [--procs 1]  this process's place among the processes sharing the clients
+//       [--hub PATH]             sio-fanout over several processes: the Unix socket where process 0
+//                                learns that the others' clients have received a tick
+//       [--window 1]             sio-fanout: ticks in flight (sent, not yet received by every client)
+//       [--tick-timeout 10]      sio-fanout: seconds before a tick not received by every client fails
 //       [--deadline 600]         seconds: the process exits (status 3) after that, whatever happens
 //       [--controlled]           take commands from stdin (below) instead of timing itself
 //       [--warmup 1] [--duration 5]  seconds, when not --controlled
 //
 // Output: one JSON object per line on stdout, each with an "event" field:
 //   ready {open, open_s, failures}; measuring; result {elapsed_s, count, rate,
-//   latency, failures, cpu_ms, ...}; closed {close_s, failures}. Under --controlled, stdin lines
+//   latency, failures, cpu_ms, ...}; closed {close_s, failures}. count is the round trips
+//   (or sessions) of the window; for sio-fanout, the ticks received (one per client and tick),
+//   latency then holding each tick's time to its last client (process 0 only). Under --controlled, stdin lines
 //   "go", "measure", "stop", "close" drive the phases (end of input = close).
 
 import { parseArgs } from "node:util";
@@ -40,6 +47,11 @@ const OPTIONS = {
   "open-deadline": { type: "string", default: "0" },
   "close-timeout": { type: "string", default: "20" },
   "max-messages": { type: "string", default: "10000000" },
+  index: { type: "string", default: "0" },
+  procs: { type: "string", default: "1" },
+  hub: { type: "string", default: "" },
+  window: { type: "string", default: "1" },
+  "tick-timeout": { type: "string", default: "10" },
   deadline: { type: "string", default: "600" },
   controlled: { type: "boolean", default: false },
   warmup: { type: "string", default: "1" },
@@ -69,6 +81,11 @@ function makeContext(values) {
     maxMessages: Number(values["max-messages"]),
     openDeadlineMs: Number(values["open-deadline"]) * 1000,
     closeTimeoutMs: Number(values["close-timeout"]) * 1000,
+    index: Number(values.index),
+    procs: Number(values.procs),
+    hub: values.hub,
+    window: Number(values.window),
+    tickTimeoutMs: Number(values["tick-timeout"]) * 1000,
     stats: new Stats(),
     running: false,
   };
@@ -106,13 +123,13 @@ class Driver {
     const elapsed = (performance.now() - this.windowStart) / 1000;
     const cpu = process.cpuUsage(this.cpuStart);
     const latency = this.ctx.stats.latency.toJSON();
-    const info = this.scenario.stop();
+    const { count = latency.count, ...info } = this.scenario.stop();
     this.phase = "stopped";
     emit("result", {
       ...info,
       elapsed_s: elapsed,
-      count: latency.count,
-      rate: latency.count / elapsed,
+      count,
+      rate: count / elapsed,
       latency,
       cpu_ms: (cpu.user + cpu.system) / 1000,
       failures: this.ctx.stats.failures(),
@@ -143,7 +160,7 @@ async function runTimed(driver, warmup, duration) {
 
 function runControlled(driver) {
   const commands = { go: () => driver.go(), measure: () => driver.measure(), stop: () => driver.stop(), close: () => driver.close() };
-  let chain = driver.setup();
+  let chain = driver.setup().catch((error) => fail(`setup failed: ${error.message}`));
   const lines = readline.createInterface({ input: process.stdin });
   lines.on("line", (line) => {
     const command = commands[line.trim()];

@@ -5,229 +5,23 @@
 //
 // `ctx` is shared by all clients of one process: {port, raw, size, clients,
 // idOffset, maxMessages, connectConcurrency, openDeadlineMs, closeTimeoutMs,
-// stats, running}, and `path` when a scenario serves elsewhere than /engine.io/.
+// index, procs, hub, window, tickTimeoutMs, stats, running}, `path` when a
+// scenario serves elsewhere than /engine.io/, and `ticks` in sio-fanout.
 // `ctx.raw` means the bare WebSocket ceiling: no Engine.IO handshake, pings or
-// packet types, the frames are the messages.
+// packet types, the frames are the messages. The WebSocket sessions are in
+// sessions.mjs, the Socket.IO broadcast fan-out in fanout.mjs.
 
 import http from "node:http";
 import { performance } from "node:perf_hooks";
-import { WebSocket } from "ws";
 import * as eio from "./eio.mjs";
 import * as sio from "./sio.mjs";
 import { openAndClose } from "./litews.mjs";
+import { OPEN_TIMEOUT_MS, SioSession, WsSession, closeAll, openSessions, pool } from "./sessions.mjs";
+import { SioFanout } from "./fanout.mjs";
 
-const WS_OPTIONS = { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 30000 };
-const OPEN_TIMEOUT_MS = 30000;
 const HTTP_TIMEOUT_MS = 60000;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function wsURL(ctx) {
-  return `ws://127.0.0.1:${ctx.port}${eio.handshakePath("websocket", ctx.path)}`;
-}
-
-/** Run `fn` on every item with at most `limit` calls in flight. */
-async function pool(items, limit, fn) {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      await fn(items[index], index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
-/** One WebSocket session (Engine.IO, or a bare WebSocket when ctx.raw). */
-class WsSession {
-  constructor(ctx, id) {
-    this.ctx = ctx;
-    this.id = id;
-    this.ws = null;
-    this.opened = false;
-    this.closing = false;
-    this.closed = false;
-    this.pings = 0;
-    this.seq = 0;
-    this.expected = null;
-    this.sentAt = 0;
-    this.onClosed = null;
-  }
-
-  /** Connect; resolves once the open packet (or, raw, the upgrade) has arrived. */
-  open() {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(wsURL(this.ctx), WS_OPTIONS);
-      this.ws = ws;
-      let settled = false;
-      const settle = (error) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (error) {
-          ws.terminate();
-          reject(error);
-        } else {
-          this.opened = true;
-          resolve();
-        }
-      };
-      const timer = setTimeout(() => settle(new Error("open timeout")), OPEN_TIMEOUT_MS);
-      ws.on("open", () => {
-        if (this.ctx.raw) settle();
-      });
-      ws.on("message", (data) => {
-        const text = data.toString();
-        if (this.opened) this.onFrame(text);
-        else if (eio.parseOpen(text)) settle();
-        else settle(new Error(`first frame is not an open packet: ${text.slice(0, 40)}`));
-      });
-      ws.on("error", (error) => {
-        if (!settled) settle(error);
-        else this.ctx.stats.error("websocket error", error.message);
-      });
-      ws.on("close", (code, reason) => this.handleClose(code, reason, settle));
-    });
-  }
-
-  handleClose(code, reason, settle) {
-    this.closed = true;
-    if (!this.opened) settle(new Error(`closed before open (code ${code})`));
-    else if (!this.closing) this.ctx.stats.unexpectedClose(this.id, code, reason.toString());
-    if (this.onClosed) this.onClosed();
-  }
-
-  onFrame(text) {
-    if (this.ctx.raw) {
-      this.onMessage(text);
-      return;
-    }
-    const type = text[0];
-    if (type === eio.MESSAGE) this.onMessage(text.slice(1));
-    else if (type === eio.PING && text.length === 1) {
-      this.pings += 1;
-      this.ws.send(eio.PONG);
-    } else if (type === eio.NOOP) return;
-    else if (type === eio.CLOSE) this.ctx.stats.error("close packet from server", `client ${this.id}`);
-    else this.ctx.stats.error("unexpected packet", text.slice(0, 40));
-  }
-
-  /** The frame that carries `message`, and the payload that echoes it. */
-  frame(message) {
-    return this.ctx.raw ? message : eio.MESSAGE + message;
-  }
-
-  echoOf(message) {
-    return message;
-  }
-
-  onMessage(payload) {
-    if (this.expected === null || payload !== this.expected) {
-      this.ctx.stats.mismatch(this.id, this.expected, payload);
-      return;
-    }
-    this.ctx.stats.record(performance.now() - this.sentAt);
-    this.expected = null;
-    if (this.ctx.running) this.sendNext();
-  }
-
-  /** Send the next message (closed loop: called again when its echo arrives). */
-  sendNext() {
-    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
-    if (this.seq >= this.ctx.maxMessages) return;
-    this.seq += 1;
-    const message = eio.makeMessage(this.id, this.seq, this.ctx.size);
-    this.expected = this.echoOf(message);
-    this.sentAt = performance.now();
-    this.ws.send(this.frame(message));
-  }
-
-  /** Close from the client side and wait (bounded) for the close to complete. */
-  close() {
-    this.closing = true;
-    if (this.closed || this.ws === null) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.ctx.stats.error("close timeout", `client ${this.id}`);
-        this.ws.terminate();
-        resolve();
-      }, this.ctx.closeTimeoutMs);
-      this.onClosed = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      this.ws.close(1000);
-    });
-  }
-}
-
-/**
- * One Socket.IO client on an Engine.IO WebSocket session: it connects to the
- * main namespace (`40`, answered `40{"sid":...}`), then emits each message as an
- * `echo` event with an acknowledgement id (`42<id>["echo",message]`), which the
- * server's acknowledgement must carry back (`43<id>[message]`). The id is the
- * message's sequence number.
- */
-class SioSession extends WsSession {
-  constructor(ctx, id) {
-    super(ctx, id);
-    this.connecting = null; // while connecting: called with the first Socket.IO packet
-  }
-
-  async open() {
-    await super.open();
-    await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("Socket.IO connect timeout")), OPEN_TIMEOUT_MS);
-      this.connecting = (payload) => {
-        clearTimeout(timer);
-        this.connecting = null;
-        if (payload.startsWith(sio.CONNECT + "{")) resolve();
-        else reject(new Error(`Socket.IO connect refused: ${payload.slice(0, 60)}`));
-      };
-      this.ws.send(eio.MESSAGE + sio.CONNECT);
-    });
-  }
-
-  frame(message) {
-    return eio.MESSAGE + sio.EVENT + this.seq + JSON.stringify(["echo", message]);
-  }
-
-  echoOf(message) {
-    return sio.ACK + this.seq + JSON.stringify([message]);
-  }
-
-  onMessage(payload) {
-    if (this.connecting) this.connecting(payload);
-    else super.onMessage(payload);
-  }
-}
-
-/**
- * Open ctx.clients WebSocket sessions, counting the ones that fail; after
- * ctx.openDeadlineMs (if set) no new one is started and the rest count as not opened.
- */
-async function openSessions(ctx, Session = WsSession) {
-  const sessions = Array.from({ length: ctx.clients }, (_, i) => new Session(ctx, ctx.idOffset + i));
-  const open = [];
-  const deadline = ctx.openDeadlineMs ? performance.now() + ctx.openDeadlineMs : Infinity;
-  await pool(sessions, ctx.connectConcurrency, async (session) => {
-    if (performance.now() > deadline) {
-      ctx.stats.error("not opened before the setup deadline", `client ${session.id}`);
-      return;
-    }
-    try {
-      await session.open();
-      open.push(session);
-    } catch (error) {
-      ctx.stats.error("open failed", error.message);
-    }
-  });
-  return open;
-}
-
-async function closeAll(sessions) {
-  await Promise.all(sessions.map((session) => session.close()));
-}
 
 /** WebSocket echo: every client sends a message, waits for its echo, sends the next. */
 export class WsEcho {
@@ -451,6 +245,7 @@ export class Sessions {
 export const SCENARIOS = {
   "ws-echo": WsEcho,
   "sio-echo": SioEcho,
+  "sio-fanout": SioFanout,
   "poll-echo": PollEcho,
   sessions: Sessions,
   idle: Idle,

@@ -1,5 +1,6 @@
 // What one load-generator process counts: completed round trips (or sessions)
-// with their latency in the measured window, and every kind of failure.
+// with their latency in the measured window (for the fan-out, the broadcasts
+// received and each tick's time to its last client), and every kind of failure.
 
 import { Histogram } from "./histogram.mjs";
 
@@ -8,6 +9,7 @@ const MAX_SAMPLES = 5;
 export class Stats {
   constructor() {
     this.latency = new Histogram();
+    this.delivered = 0;
     this.errors = {};
     this.samples = [];
     this.mismatches = 0;
@@ -17,6 +19,7 @@ export class Stats {
   /** Start the measured window: latency and counts restart, failures are kept. */
   resetWindow() {
     this.latency.reset();
+    this.delivered = 0;
   }
 
   /** One completed round trip (or session) that took `ms` milliseconds. */
@@ -24,12 +27,18 @@ export class Stats {
     this.latency.record(ms * 1000);
   }
 
+  /** One broadcast event received by one client. */
+  deliver() {
+    this.delivered += 1;
+  }
+
   sample(text) {
     if (this.samples.length < MAX_SAMPLES) this.samples.push(text);
   }
 
-  error(kind, detail) {
-    this.errors[kind] = (this.errors[kind] ?? 0) + 1;
+  /** `n` failures of one kind; `detail` is kept as a sample. */
+  error(kind, detail, n = 1) {
+    this.errors[kind] = (this.errors[kind] ?? 0) + n;
     this.sample(`${kind}: ${detail}`);
   }
 

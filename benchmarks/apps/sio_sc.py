@@ -1,17 +1,18 @@
-"""Socket.IO echo with acknowledgements on python-socketio, with engineio_sc as its engine.
+"""Socket.IO on python-socketio, with engineio_sc as its engine. The events are those
+of ``_sio_events.py`` (``echo`` acknowledged, ``join`` the room ``all``, ``fanout``
+broadcast to it).
 
-Every ``echo`` event is acknowledged with its own data. python-socketio takes
-engineio_sc through its ``_engineio_server_class()`` hook, and the server is
-served by engineio_sc's ASGI application on ``/socket.io/``, whose lifespan
-runs the engine. Serve with ``uvicorn sio_sc_echo:app``, with ``benchmarks/apps``
-on ``PYTHONPATH``.
+python-socketio takes engineio_sc through its ``_engineio_server_class()`` hook, and
+the server is served by engineio_sc's ASGI application on ``/socket.io/``, whose
+lifespan runs the engine. Serve with ``uvicorn sio_sc:app`` or ``hypercorn sio_sc:app``
+(asyncio worker; python-socketio does not run on trio), with ``benchmarks/apps`` on
+``PYTHONPATH``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import _settings
+import _sio_events
 import socketio
 
 import engineio_sc
@@ -33,13 +34,6 @@ sio = AsyncServer(
     max_http_buffer_size=_settings.max_payload(),
     cors_allowed_origins="*",
 )
-
-
-async def echo(sid: str, data: Any) -> Any:
-    """The acknowledgement: the data itself."""
-    return data
-
-
-sio.on("echo", echo)
+_sio_events.register(sio)
 
 app = engineio_sc.ASGIApp(sio.eio, engineio_path="socket.io")
