@@ -47,8 +47,15 @@ import anyio.lowlevel
 import trio
 
 APPS_DIR = Path(__file__).resolve().parent / "apps"
-APPS = {"eio_sc": "eio_sc_echo", "pyeio": "pyeio_echo", "bare": "bare_echo"}
-SCENARIOS = ("ws-echo", "poll-echo", "sessions")
+APPS = {
+    "eio_sc": "eio_sc_echo",
+    "pyeio": "pyeio_echo",
+    "bare": "bare_echo",
+    "sio_native": "sio_native",
+    "sio_pyeio": "sio_pyeio",
+}
+SOCKETIO_APPS = ("sio_native", "sio_pyeio")
+SCENARIOS = ("ws-echo", "poll-echo", "sessions", "sio-echo")
 
 Message = dict[str, Any]
 App = Callable[
@@ -64,7 +71,7 @@ POST_HEADERS = [*HEADERS, (b"content-type", b"text/plain;charset=UTF-8")]
 
 
 def _scope(
-    kind: str, method: str, query: str, headers: list[tuple[bytes, bytes]]
+    kind: str, method: str, query: str, headers: list[tuple[bytes, bytes]], path: str
 ) -> dict[str, Any]:
     return {
         "type": kind,
@@ -72,8 +79,8 @@ def _scope(
         "http_version": "1.1",
         "method": method,
         "scheme": "ws" if kind == "websocket" else "http",
-        "path": "/engine.io/",
-        "raw_path": b"/engine.io/",
+        "path": path,
+        "raw_path": path.encode(),
         "query_string": query.encode(),
         "root_path": "",
         "headers": headers,
@@ -100,8 +107,11 @@ def _channel(backend: str) -> tuple[Put, Get]:
 class Harness:
     """Calls the application as an ASGI server would, inside a lifespan."""
 
-    def __init__(self, app: App, engineio: bool, backend: str, tg: anyio.abc.TaskGroup) -> None:
+    def __init__(
+        self, app: App, engineio: bool, backend: str, tg: anyio.abc.TaskGroup, path: str
+    ) -> None:
         self.app = app
+        self.path = path
         self.backend = backend
         self.engineio = engineio  # speaks Engine.IO (the bare echo's WebSocket does not)
         self.tg = tg
@@ -117,7 +127,7 @@ class Harness:
             app_out(message)
 
         ended = anyio.Event()
-        scope = _scope("websocket", "GET", "EIO=4&transport=websocket", WS_HEADERS)
+        scope = _scope("websocket", "GET", "EIO=4&transport=websocket", WS_HEADERS, self.path)
 
         async def serve() -> None:
             await self.app(scope, receive, send)
@@ -149,7 +159,7 @@ class Harness:
         async def send(message: Message) -> None:
             chunks.append(message.get("body", b""))
 
-        await self.app(_scope("http", method, query, headers), receive, send)
+        await self.app(_scope("http", method, query, headers, self.path), receive, send)
         return b"".join(chunks)
 
 
@@ -186,11 +196,25 @@ async def sessions(harness: Harness, ops: int) -> None:
         await ended.wait()
 
 
-RUNS = {"ws-echo": ws_echo, "poll-echo": poll_echo, "sessions": sessions}
+async def sio_echo(harness: Harness, ops: int) -> None:
+    put, take, _ = await harness.websocket()
+    put({"type": "websocket.receive", "text": "40"})
+    joined = await take()
+    assert joined["text"].startswith("40{"), joined
+    event = {"type": "websocket.receive", "text": f'421["echo","{MESSAGE}"]'}
+    ack = f'431["{MESSAGE}"]'
+    for _ in range(ops):
+        put(event)
+        echo = await take()
+        assert echo.get("text") == ack, echo
+    put({"type": "websocket.disconnect", "code": 1000})
+
+
+RUNS = {"ws-echo": ws_echo, "poll-echo": poll_echo, "sessions": sessions, "sio-echo": sio_echo}
 
 
 async def measure(
-    app: App, engineio: bool, backend: str, scenario: str, ops: int, rounds: int
+    app: App, engineio: bool, backend: str, scenario: str, ops: int, rounds: int, path: str
 ) -> list[float]:
     """µs per operation, one figure per round, inside the application's lifespan."""
     run = RUNS[scenario]
@@ -205,7 +229,7 @@ async def measure(
         tg.start_soon(lifespan)
         await to_app.send({"type": "lifespan.startup"})
         assert (await from_app.receive())["type"] == "lifespan.startup.complete"
-        harness = Harness(app, engineio, backend, tg)
+        harness = Harness(app, engineio, backend, tg, path)
         for _ in range(rounds):
             start = time.perf_counter()
             await run(harness, ops)
@@ -262,8 +286,10 @@ def main() -> None:
         "--instructions", action="store_true", help="count instructions under valgrind instead"
     )
     args = parser.parse_args()
-    if args.app == "pyeio" and args.backend == "trio":
+    if args.app in ("pyeio", "sio_pyeio") and args.backend == "trio":
         raise SystemExit("python-engineio runs on asyncio only")
+    if (args.scenario == "sio-echo") != (args.app in SOCKETIO_APPS):
+        raise SystemExit("sio-echo is the scenario of the Socket.IO apps, and theirs alone")
     ops = args.ops if args.ops is not None else (2_000 if args.scenario == "sessions" else 20_000)
     label = f"{args.scenario} {args.app} on {args.backend}"
     if args.instructions:
@@ -278,6 +304,7 @@ def main() -> None:
         args.scenario,
         ops,
         args.rounds,
+        "/socket.io/" if args.app in SOCKETIO_APPS else "/engine.io/",
         backend=args.backend,
     )
     if ops:

@@ -20,8 +20,9 @@ from .. import Packet as EnginePacket
 from .. import PacketType as EnginePacketType
 from ..exceptions import QueueFullError
 from ._manager import Callback, Messages
+from ._runner import Runner
 from .exceptions import TimeoutError
-from .protocol import Connection, Packet, encode
+from .protocol import Connection, EventReceived, Packet, encode
 
 __all__ = ["AckWaiter", "Client", "ClientTable", "Socket"]
 
@@ -90,16 +91,15 @@ class Client:
         connection: the protocol core's state.
         sockets: its socket in each namespace it has joined or is joining.
         callbacks: what waits for each ack id.
-        running: how many of its event handlers run now.
+        runner: runs its event handlers.
     """
 
     eio_sid: str
     environ: dict[str, Any]
     connection: Connection
+    runner: Runner[tuple[Socket, EventReceived]]
     sockets: dict[str, Socket] = field(default_factory=dict)
     callbacks: dict[int, Callback] = field(default_factory=dict)
-    running: int = 0
-    handler_done: anyio.Event | None = None
 
 
 Dumps = Callable[[Any], str]
@@ -204,6 +204,7 @@ class ClientTable:
         client = self.clients.pop(eio_sid, None)
         if client is None:
             return None
+        client.runner.close()
         for socket in client.sockets.values():
             self.sockets.pop(socket.sid, None)
             self.joining.pop((eio_sid, socket.namespace), None)

@@ -9,6 +9,7 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from types import CoroutineType, TracebackType
 from typing import Any, TypeVar, overload
 
@@ -19,6 +20,7 @@ from .. import BackgroundTask, DisconnectReason
 from ._clients import AckWaiter, Client, ClientTable, Socket
 from ._manager import AsyncManager, Callback, Outlet
 from ._namespace import AsyncNamespace
+from ._runner import Runner
 from .exceptions import ConnectionRefusedError
 from .protocol import (
     AckReceived,
@@ -85,9 +87,10 @@ class AsyncServer:
         logger: ``True`` to log at INFO, ``False`` for errors only, or a logger.
         serializer: ``'default'`` (JSON) is the one supported.
         json: a module with ``dumps`` and ``loads`` to use instead of :mod:`json`.
-        async_handlers: run each event handler in a task of its client's session,
-            at most :data:`HANDLERS_PER_CLIENT` at once; ``False`` runs them one at
-            a time, in order.
+        async_handlers: run a client's event handlers concurrently, at most
+            :data:`HANDLERS_PER_CLIENT` at once, in its session's task group;
+            ``False`` runs them one at a time, in order (in the session's group
+            too, so acks still come through while one runs).
         always_connect: send the ``CONNECT`` answer before the connect handler
             runs; a refusal then disconnects the client.
         namespaces: the namespaces clients may join besides those with handlers:
@@ -122,6 +125,8 @@ class AsyncServer:
             engineio_options["logger"] = engineio_logger
         if json is not None:
             engineio_options["json"] = json
+        # Messages are taken in the task that reads them; the runner does the rest.
+        engineio_options["async_handlers"] = False
         self._json = json or json_module
         self.eio = EngineServer(**engineio_options)
         self.eio.on("connect", self._on_eio_connect)
@@ -435,9 +440,15 @@ class AsyncServer:
             self._manager_ready = True
             self.manager.initialize()
         now = anyio.current_time()
-        self.clients.clients[eio_sid] = Client(
-            eio_sid, environ, Connection(now, self.connect_timeout, self._json.loads)
+        eio = self.eio
+        runner = Runner(
+            self._run_event,
+            partial(eio.start_session_task, eio_sid),
+            HANDLERS_PER_CLIENT if self.async_handlers else 1,
+            eio.options.max_queue_size,
         )
+        connection = Connection(now, self.connect_timeout, self._json.loads)
+        self.clients.clients[eio_sid] = Client(eio_sid, environ, connection, runner)
         self._deadlines.append((now + self.connect_timeout, eio_sid))
         if not self._watching:
             self._watching = True
@@ -482,7 +493,7 @@ class AsyncServer:
         if event is None:
             return
         if type(event) is EventReceived:
-            await self._on_event(client, event)
+            await client.runner.put((client.sockets[event.namespace], event))
         elif type(event) is AckReceived:
             await self._on_ack(client, event)
         elif type(event) is ConnectRequested:
@@ -492,29 +503,8 @@ class AsyncServer:
             if socket is not None:
                 await self._drop(socket, self.reason.CLIENT_DISCONNECT)
 
-    async def _on_event(self, client: Client, event: EventReceived) -> None:
-        socket = client.sockets[event.namespace]
-        if not self.async_handlers:
-            await self._run_event(socket, event)
-            return
-        while client.running >= HANDLERS_PER_CLIENT:
-            client.handler_done = done = anyio.Event()
-            await done.wait()
-        client.running += 1
-        if not self.eio.start_session_task(client.eio_sid, self._run_counted, socket, event):
-            client.running -= 1
-
-    async def _run_counted(self, socket: Socket, event: EventReceived) -> None:
-        client = socket.client
-        try:
-            await self._run_event(socket, event)
-        finally:
-            client.running -= 1
-            if client.handler_done is not None:
-                client.handler_done.set()
-                client.handler_done = None
-
-    async def _run_event(self, socket: Socket, event: EventReceived) -> None:
+    async def _run_event(self, job: tuple[Socket, EventReceived]) -> None:
+        socket, event = job
         namespace = event.namespace
         try:
             result = await self._trigger(event.data[0], namespace, socket.sid, *event.data[1:])
