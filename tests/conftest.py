@@ -6,10 +6,10 @@ import pytest
 import trio.testing
 
 # The assertions of the shared helpers (a server's clean exit, a Node.js driver's
-# report, a bad request) are the tests' own: pytest explains them as it does in a
-# test module.
+# report, a bad request, clean logs) are the tests' own: pytest explains them as it
+# does in a test module.
 pytest.register_assert_rewrite(
-    "tests.asgi_client", "tests.helpers", "tests.node_driver", "tests.servers"
+    "tests.asgi_client", "tests.clean_logs", "tests.helpers", "tests.node_driver", "tests.servers"
 )
 
 

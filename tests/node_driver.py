@@ -3,9 +3,10 @@
 :func:`run_client` runs one session of tests/js/client.mjs (the official npm
 ``engine.io-client``) and :func:`check_session` checks its report;
 :func:`json_report` reads what a driver printed as one line (the browser driver
-tests/e2e/chat.mjs too). :func:`run_socketio_client` runs the Socket.IO scenario
-of tests/js/socketio-client.mjs (the official npm ``socket.io-client``) without
-blocking, for servers that run in the test's own event loop.
+tests/e2e/chat.mjs too). :func:`run_socketio_client` runs one of the Socket.IO
+scenarios of tests/js/socketio-client.mjs (the official npm ``socket.io-client``)
+without blocking, for servers that run in the test's own event loop; its
+:class:`StepReport` is also what the Python player of the full scenario returns.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import pytest
 
 from .servers import REPO_ROOT
 
@@ -24,6 +26,20 @@ NODE = shutil.which("node")
 CLIENT = REPO_ROOT / "tests" / "js" / "client.mjs"
 SOCKETIO_CLIENT = REPO_ROOT / "tests" / "js" / "socketio-client.mjs"
 NODE_MODULES = REPO_ROOT / "tests" / "js" / "node_modules"
+
+
+def needs_npm(package: str) -> list[pytest.MarkDecorator]:
+    """The marks of a test that runs Node.js with the npm ``package``: ``node``,
+    and skipped where either is missing."""
+    return [
+        pytest.mark.node,
+        pytest.mark.skipif(NODE is None, reason="node is not on PATH"),
+        pytest.mark.skipif(
+            not (NODE_MODULES / package).is_dir(),
+            reason="tests/js/node_modules is missing (run: cd tests/js && npm ci)",
+        ),
+    ]
+
 
 CLIENT_TIMEOUT_MS = 10_000
 """The client driver's own deadline; the subprocess gets a few seconds more."""
@@ -122,18 +138,39 @@ def check_session(report: dict[str, Any], mode: Mode, sent: list[Message]) -> No
 
 @dataclass(frozen=True)
 class StepReport:
-    """What the Socket.IO driver printed: its steps by name (the last one,
+    """What a Socket.IO driver reported: its steps by name (the last one,
     ``done`` or ``failed``, under ``"end"``) and what it wrote to stderr."""
 
     steps: dict[str, list[dict[str, Any]]]
     end: dict[str, Any]
     stderr: str
 
+    @classmethod
+    def of(cls, lines: list[dict[str, Any]], stderr: str = "") -> StepReport:
+        """The report of the lines a driver printed, in order (each with its
+        ``"step"``), the last one ``done`` or ``failed``."""
+        *steps, end = lines
+        assert end["step"] in ("done", "failed"), lines
+        by_name: dict[str, list[dict[str, Any]]] = {}
+        for step in steps:
+            step = dict(step)
+            by_name.setdefault(step.pop("step"), []).append(step)
+        return cls(by_name, end, stderr)
 
-async def run_socketio_client(url: str, *, token: str, mode: Mode) -> StepReport:
-    """Play the driver's scenario against ``url``, without blocking the event loop."""
+    def one(self, name: str) -> dict[str, Any]:
+        """The one step called ``name``."""
+        entries = self.steps[name]
+        assert len(entries) == 1, entries
+        return entries[0]
+
+
+async def run_socketio_client(
+    url: str, *, token: str, mode: Mode, scenario: str = "basic"
+) -> StepReport:
+    """Play one of the driver's scenarios against ``url``, without blocking the
+    event loop."""
     assert NODE is not None
-    args = [NODE, str(SOCKETIO_CLIENT), "--url", url, "--token", token]
+    args = [NODE, str(SOCKETIO_CLIENT), "--url", url, "--token", token, "--scenario", scenario]
     args += ["--transports", mode.transports, "--timeout", str(CLIENT_TIMEOUT_MS)]
     if mode.expect_upgrade:
         args.append("--expect-upgrade")
@@ -143,10 +180,6 @@ async def run_socketio_client(url: str, *, token: str, mode: Mode) -> StepReport
     stderr = completed.stderr.decode()
     lines = [json.loads(line) for line in stdout.splitlines()]
     assert lines, f"no report, exit {completed.returncode}\nstderr: {stderr}"
-    *steps, end = lines
-    assert end["step"] in ("done", "failed"), stdout
-    assert completed.returncode == (0 if end["ok"] else 1), stderr
-    by_name: dict[str, list[dict[str, Any]]] = {}
-    for step in steps:
-        by_name.setdefault(step.pop("step"), []).append(step)
-    return StepReport(by_name, end, stderr)
+    report = StepReport.of(lines, stderr)
+    assert completed.returncode == (0 if report.end["ok"] else 1), stderr
+    return report

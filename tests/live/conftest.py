@@ -11,6 +11,7 @@ import anyio
 import hypercorn.asyncio
 import hypercorn.trio
 import pytest
+import trio
 import uvicorn
 from hypercorn.config import Config
 
@@ -30,7 +31,8 @@ def anyio_backend(server_kind: tuple[str, str]) -> str:
     return server_kind[1]
 
 
-def _listening_socket() -> socket.socket:
+def listening_socket() -> socket.socket:
+    """A TCP socket listening on a free loopback port."""
     # With the protocol named, asyncio's transports turn Nagle's algorithm off on
     # the accepted connections (it checks the protocol of the socket); with the
     # default 0, uvicorn on asyncio's own loop answers keep-alive requests ~40 ms late.
@@ -42,12 +44,33 @@ def _listening_socket() -> socket.socket:
     return sock
 
 
-@asynccontextmanager
-async def _hypercorn(app: Any, backend: str, sock: socket.socket) -> AsyncIterator[None]:
+def hypercorn_config(sock: socket.socket) -> Config:
+    """Hypercorn's configuration for serving on ``sock`` (Hypercorn then owns and
+    closes it), with no access log."""
     config = Config()
-    config.bind = [f"fd://{sock.detach()}"]  # Hypercorn owns (and closes) the socket
+    config.bind = [f"fd://{sock.detach()}"]
     config.graceful_timeout = 2
     config.accesslog = None
+    return config
+
+
+def task_count() -> int:
+    """How many tasks the running trio program has, for checking that it leaves
+    none behind."""
+
+    def count(task: trio.lowlevel.Task) -> int:
+        return 1 + sum(
+            count(child) for nursery in task.child_nurseries for child in nursery.child_tasks
+        )
+
+    root = trio.lowlevel.current_root_task()
+    assert root is not None
+    return count(root)
+
+
+@asynccontextmanager
+async def _hypercorn(app: Any, backend: str, sock: socket.socket) -> AsyncIterator[None]:
+    config = hypercorn_config(sock)
     stop = anyio.Event()
     serve = hypercorn.trio.serve if backend == "trio" else hypercorn.asyncio.serve
     async with anyio.create_task_group() as tg:
@@ -76,7 +99,7 @@ def serve(server_kind: tuple[str, str]) -> Serve:
 
     @asynccontextmanager
     async def run(app: Any) -> AsyncIterator[str]:
-        sock = _listening_socket()
+        sock = listening_socket()
         port = sock.getsockname()[1]
         with anyio.fail_after(30), sock:
             name, backend = server_kind

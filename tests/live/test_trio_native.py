@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
 import trio
-from hypercorn.config import Config
 from hypercorn.trio import serve
 from trio_websocket import open_websocket_url
 
 import engineio_sc
 
 from ..asgi_client import open_sid, session_ids
-
-
-def task_count() -> int:
-    def count(task: trio.lowlevel.Task) -> int:
-        return 1 + sum(
-            count(child) for nursery in task.child_nurseries for child in nursery.child_tasks
-        )
-
-    root = trio.lowlevel.current_root_task()
-    assert root is not None
-    return count(root)
+from .conftest import hypercorn_config, listening_socket, task_count
 
 
 @pytest.mark.trio
@@ -41,13 +28,9 @@ async def test_trio_program_serves_and_shuts_down_cleanly() -> None:
     def disconnect(sid: str, reason: str) -> None:
         closed.append(reason)
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
+    sock = listening_socket()
     port = sock.getsockname()[1]
-    config = Config()
-    config.bind = [f"fd://{sock.detach()}"]
-    config.accesslog = None
+    config = hypercorn_config(sock)
     stop = trio.Event()
     url = f"127.0.0.1:{port}/engine.io/?EIO=4"
     with trio.fail_after(20):

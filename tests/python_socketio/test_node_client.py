@@ -9,18 +9,10 @@ import anyio
 import pytest
 
 from ..live.conftest import Serve
-from ..node_driver import MODES, NODE, NODE_MODULES, run_socketio_client
+from ..node_driver import MODES, needs_npm, run_socketio_client
 from .app import CLIENT_DISCONNECT, REFUSED, ROOM, SERVER_DISCONNECT, TOKEN, ScenarioServer
 
-pytestmark = [
-    pytest.mark.anyio,
-    pytest.mark.node,
-    pytest.mark.skipif(NODE is None, reason="node is not on PATH"),
-    pytest.mark.skipif(
-        not (NODE_MODULES / "socket.io-client").is_dir(),
-        reason="tests/js/node_modules is missing (run: cd tests/js && npm ci)",
-    ),
-]
+pytestmark = [pytest.mark.anyio, *needs_npm("socket.io-client")]
 
 DEADLINE = 5.0
 """Seconds for the server to see the last client go, once the driver is done."""
@@ -66,7 +58,7 @@ async def test_socketio_scenario(
     }
     shouted = {"text": "hello room", "from": "A"}
     assert steps["broadcast"] == {"joined": [ROOM, ROOM], "received": {"A": shouted, "B": shouted}}
-    assert steps["bytes"] == {"ack": PAYLOAD.hex(), "event": PAYLOAD[::-1].hex()}
+    assert steps["bytes"] == {"ack": {"hex": PAYLOAD.hex()}, "event": {"hex": PAYLOAD[::-1].hex()}}
     assert steps["call"] == {"question": 21, "answer": 42}
     assert server.answers == [42]
     assert steps["kicked"] == {"reason": "io server disconnect"}

@@ -6,11 +6,9 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 import anyio
 import pytest
 import socketio
-from aiohttp.connector import Connection
 
 from ..live.conftest import Serve
 from .app import (
@@ -22,6 +20,7 @@ from .app import (
     TOKEN,
     ScenarioServer,
 )
+from .client import disconnect, new_client
 
 pytestmark = pytest.mark.anyio
 
@@ -35,32 +34,12 @@ MODES: dict[str, tuple[list[str] | None, str]] = {
 }
 
 
-class WholeResponse(aiohttp.ClientResponse):
-    """A response whose body is read before its request returns (but a 101's).
-
-    python-engineio's client never reads the body of its POSTs, and closes its
-    HTTP session right after the last one: a body that comes in a TCP segment of
-    its own, after the headers (uvicorn writes them apart), would be left unread
-    and its connection unreleased, which aiohttp reports as a ResourceWarning.
-    """
-
-    async def start(self, connection: Connection) -> WholeResponse:
-        await super().start(connection)
-        if self.status != 101:
-            await self.read()
-        return self
-
-
 class Client:
     """A python-socketio ``AsyncClient`` that queues what it receives."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.sio: Any = socketio.AsyncClient(
-            reconnection=False,
-            handle_sigint=False,
-            http_session=lambda: aiohttp.ClientSession(response_class=WholeResponse),
-        )
+        self.sio: Any = new_client()
         self.received: dict[str, asyncio.Queue[Any]] = {
             event: asyncio.Queue() for event in ("connect_error", "shouted", "bytes", "disconnect")
         }
@@ -79,18 +58,7 @@ class Client:
         )
 
     async def disconnect(self) -> None:
-        """``AsyncClient.disconnect()``, once its DISCONNECT packet is out.
-
-        The client queues the packet, then closes a WebSocket without waiting for
-        its queue, so the server would see the transport close first (with
-        python-engineio's server too) and give ``'transport close'``.
-        """
-        for namespace in self.sio.namespaces:
-            await self.sio._send_packet(
-                self.sio.packet_class(socketio.packet.DISCONNECT, namespace=namespace)
-            )
-        await self.sio.eio.queue.join()
-        await self.sio.eio.disconnect()
+        await disconnect(self.sio)
 
 
 @pytest.mark.parametrize("app", APPS)
