@@ -356,8 +356,10 @@ class AsyncServer:
     async def session(self, sid: str) -> AsyncIterator[dict[str, Any]]:
         """``async with eio.session(sid) as session:``, saved on exit."""
         data = await self.get_session(sid)
-        yield data
-        await self.save_session(sid, data)
+        try:
+            yield data
+        finally:  # saved however the block ends, as python-engineio does
+            await self.save_session(sid, data)
 
     def transport(self, sid: str) -> str:
         """The current transport of a client: ``'polling'`` or ``'websocket'``.

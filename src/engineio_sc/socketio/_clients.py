@@ -198,6 +198,15 @@ class ClientTable:
         callbacks[ack_id] = callback
         return ack_id
 
+    def forget(self, sid: str, callback: Callback) -> None:
+        """``callback`` no longer waits for ``sid``'s ack (its ``call()`` timed out)."""
+        socket = self.sockets.get(sid)
+        if socket is None:
+            return
+        callbacks = socket.client.callbacks
+        for ack_id in [i for i, waiting in callbacks.items() if waiting is callback]:
+            del callbacks[ack_id]
+
     def remove(self, eio_sid: str) -> Client | None:
         """Forget a client whose Engine.IO session ended; what waits for its acks
         stops waiting."""

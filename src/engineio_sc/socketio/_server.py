@@ -334,7 +334,11 @@ class AsyncServer:
             raise ValueError("Cannot use call() to broadcast.")
         waiter = AckWaiter()
         await self.emit(event, data, to=target, namespace=namespace, callback=waiter)
-        args = await waiter.wait(timeout)
+        try:
+            args = await waiter.wait(timeout)
+        except BaseException:  # timed out or cancelled: the ack is no longer awaited
+            self.clients.forget(target, waiter)
+            raise
         if not args:
             return None
         return args[0] if len(args) == 1 else args
@@ -387,8 +391,10 @@ class AsyncServer:
     ) -> AsyncIterator[dict[str, Any]]:
         """``async with sio.session(sid) as session:``, saved on exit."""
         data = await self.get_session(sid, namespace)
-        yield data
-        await self.save_session(sid, data, namespace)
+        try:
+            yield data
+        finally:  # saved however the block ends, as python-socketio does
+            await self.save_session(sid, data, namespace)
 
     def get_environ(self, sid: str, namespace: str | None = None) -> dict[str, Any] | None:
         """The environ of the request that opened ``sid``'s session, or ``None``."""
