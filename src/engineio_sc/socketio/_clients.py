@@ -208,15 +208,17 @@ class ClientTable:
             del callbacks[ack_id]
 
     def remove(self, eio_sid: str) -> Client | None:
-        """Forget a client whose Engine.IO session ended; what waits for its acks
-        stops waiting."""
+        """Forget a client whose Engine.IO session ended, and its sockets still
+        joining (a joined socket goes once its disconnect handler has run); what
+        waits for its acks stops waiting."""
         client = self.clients.pop(eio_sid, None)
         if client is None:
             return None
         client.runner.close()
         for socket in client.sockets.values():
-            self.sockets.pop(socket.sid, None)
             self.joining.pop((eio_sid, socket.namespace), None)
+            if socket.held is not None:
+                self.sockets.pop(socket.sid, None)
         for callback in client.callbacks.values():
             if isinstance(callback, AckWaiter):
                 callback.forget()

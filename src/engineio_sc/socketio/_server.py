@@ -428,15 +428,18 @@ class AsyncServer:
             await self._drop(socket, self.reason.SERVER_DISCONNECT)
 
     async def _drop(self, socket: Socket, reason: str) -> None:
-        """``socket`` has left its namespace: the disconnect handler runs, its rooms
-        forget it."""
+        """``socket`` has left its namespace: the disconnect handler runs (its
+        session and rooms still there, as in python-socketio), then both go. A
+        ``disconnect()`` of it from the handler does nothing."""
         client = socket.client
+        client.connection.leave(socket.namespace)
         client.sockets.pop(socket.namespace, None)
-        self.clients.sockets.pop(socket.sid, None)
         try:
             await self._trigger_fitted("disconnect", socket.namespace, socket.sid, reason)
         except Exception:
             self.logger.exception("disconnect handler error")
+        finally:
+            self.clients.sockets.pop(socket.sid, None)
         await self.manager.disconnect(socket.sid, socket.namespace)
 
     # -- the engine's events -----------------------------------------------------------
