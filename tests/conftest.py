@@ -9,7 +9,12 @@ import trio.testing
 # report, a bad request, clean logs) are the tests' own: pytest explains them as it
 # does in a test module.
 pytest.register_assert_rewrite(
-    "tests.asgi_client", "tests.clean_logs", "tests.helpers", "tests.node_driver", "tests.servers"
+    "tests.asgi_client",
+    "tests.clean_logs",
+    "tests.e2e.harness",
+    "tests.helpers",
+    "tests.node_driver",
+    "tests.servers",
 )
 
 
