@@ -587,7 +587,7 @@ class AsyncServer:
         client.sockets.pop(namespace, None)
         clients.sockets.pop(socket.sid, None)
         if self.always_connect and client.connection.leave(namespace):
-            packet = Packet(PacketType.DISCONNECT, namespace, refusal)
+            packet = Packet(PacketType.DISCONNECT, namespace)  # clients refuse a payload
         else:
             client.connection.refused(namespace)
             packet = Packet(PacketType.CONNECT_ERROR, namespace, refusal)
