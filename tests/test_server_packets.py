@@ -105,3 +105,100 @@ async def test_more_packets_than_the_queue_holds_are_refused() -> None:
         sid, _ = await client.handshake()
         with pytest.raises(ValueError, match="more than max_queue_size"):
             await server.send_packets(sid, [message("1"), message("2"), message("3")])
+
+
+# -- a layer's tasks in a session's group ---------------------------------------------------
+
+
+async def test_a_session_task_runs_until_the_session_winds_down() -> None:
+    events: list[tuple[str, float]] = []
+    cancelled = anyio.Event()
+
+    async def task() -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            events.append(("cancelled", anyio.current_time() - start))
+            cancelled.set()
+
+    async with served(close_timeout=0.5) as (server, client):
+        server.on("disconnect", lambda sid, reason: events.append((reason, 0)))
+        sid, _ = await client.handshake()
+        start = anyio.current_time()
+        assert server.start_session_task(sid, task)
+        await anyio.wait_all_tasks_blocked()
+        assert events == []  # it runs on, outside any request
+        await server.send(sid, "undelivered")
+        await server.disconnect(sid)  # the queue is not taken: the wind-down lasts close_timeout
+        await cancelled.wait()
+        assert server.running  # the server goes on
+        assert not server.start_session_task(sid, task)
+    assert [reason for reason, _ in events] == ["server disconnect", "cancelled"]
+    assert 0.5 <= events[1][1] < 0.6
+
+
+async def test_a_session_task_that_ends_leaves_the_session_be() -> None:
+    done = anyio.Event()
+
+    async def task() -> None:
+        await anyio.sleep(0.2)
+        done.set()
+
+    async with served() as (server, client):
+        sid, _ = await client.handshake()
+        assert server.start_session_task(sid, task)
+        await done.wait()
+        await anyio.wait_all_tasks_blocked()
+        assert server.session_statistics(sid).state == "open"
+
+
+async def test_a_session_task_failing_is_logged_and_the_session_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def fail() -> None:
+        await anyio.lowlevel.checkpoint()
+        raise RuntimeError("boom")
+
+    async with (
+        served() as (server, client),
+        client.websocket("EIO=4&transport=websocket") as ws,
+    ):
+        server.on("message", server.send)
+        sid = await ws.opened()
+        assert server.start_session_task(sid, fail)
+        await anyio.wait_all_tasks_blocked()
+        assert f"{sid}: a session task failed" in caplog.text
+        assert "RuntimeError: boom" in caplog.text
+        await ws.send("4still here")
+        assert await ws.receive() == "4still here"
+
+
+async def test_session_tasks_of_a_websocket_session_end_with_it() -> None:
+    cancelled = anyio.Event()
+
+    async def task() -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            cancelled.set()
+
+    async with served() as (server, client):
+        async with client.websocket("EIO=4&transport=websocket") as ws:
+            sid = await ws.opened()
+            assert server.start_session_task(sid, task)
+            await anyio.wait_all_tasks_blocked()
+            assert not cancelled.is_set()
+        await cancelled.wait()  # the client went: so did the task
+        assert server.running
+
+
+async def test_no_session_task_for_an_unknown_sid() -> None:
+    ran: list[int] = []
+
+    async def task() -> None:
+        ran.append(1)
+
+    async with served() as (server, _):
+        assert server.start_session_task("no-such-sid", task) is False
+        await anyio.wait_all_tasks_blocked()
+    assert ran == []

@@ -105,6 +105,7 @@ class Session:
         "_tg",
         "_told",
         "_wake",
+        "_wound_down",
         "data",
         "ended",
         "event",
@@ -138,6 +139,7 @@ class Session:
         self._dispatcher: Dispatcher | None = None  # made with the first message
         self._tg: TaskGroup | None = None
         self._tasks = 0  # tasks started by start_task that still run
+        self._wound_down = False  # the group takes no more tasks
         self._drained: BackendEvent | None = None  # made when the wind-down waits for it
         self.ended = False  # run() has returned, or the session never ran
         self._done: BackendEvent | None = None  # made for those who wait for the end
@@ -190,15 +192,18 @@ class Session:
         try:
             async with task_group() as tg:
                 self._tg = tg
-                task_status.started()
-                if ws is not None:
-                    tg.start_soon(WebSocketTransport(self, ws).read)
-                self._wake = wake = wakeup_type()()
-                while not machine.closed:
-                    await wake.wait(machine.deadline or math.inf)
-                    if not machine.closed:
-                        await self._beat()
-                await self._wind_down()
+                try:
+                    task_status.started()
+                    if ws is not None:
+                        tg.start_soon(WebSocketTransport(self, ws).read)
+                    self._wake = wake = wakeup_type()()
+                    while not machine.closed:
+                        await wake.wait(machine.deadline or math.inf)
+                        if not machine.closed:
+                            await self._beat()
+                    await self._wind_down()
+                finally:
+                    self._wound_down = True  # the group is closing: start_task refuses
                 if self._busy():
                     tg.cancel_scope.cancel()
         except Exception:
@@ -221,9 +226,9 @@ class Session:
 
     def start_task(self, func: Callable[..., Awaitable[object]], args: tuple[object, ...]) -> bool:
         """Run ``func(*args)`` in the session's group, its errors logged; returns
-        ``False`` (and runs nothing) once the session has ended or before it runs.
-        A task still running once the session has wound down is cancelled."""
-        if self._tg is None or self.ended:
+        ``False`` (and runs nothing) before the session runs or once it has wound
+        down. A task still running once the session has wound down is cancelled."""
+        if self._tg is None or self._wound_down:
             return False
         self._tasks += 1
         self._tg.start_soon(self._run_task, func, args)

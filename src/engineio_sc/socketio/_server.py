@@ -568,16 +568,22 @@ class AsyncServer:
             await self._accept(socket)
 
     async def _accept(self, socket: Socket) -> None:
-        """Send the ``CONNECT`` answer, then what was held for the socket."""
+        """Send the ``CONNECT`` answer, then what was held for the socket. What is
+        sent to it meanwhile is held too, so that nothing overtakes them."""
         client, namespace = socket.client, socket.namespace
         clients = self.clients
-        clients.joining.pop((client.eio_sid, namespace), None)
-        held, socket.held = socket.held or [], None
+        key = (client.eio_sid, namespace)
+        clients.joining[key] = socket
+        socket.held = held = socket.held or []
         client.connection.accepted(namespace)
         answer = Packet(PacketType.CONNECT, namespace, {"sid": socket.sid})
-        await clients.send(client.eio_sid, clients.encode(answer))
-        for messages in held:
-            await clients.send(client.eio_sid, messages)
+        try:
+            await clients.send(client.eio_sid, clients.encode(answer))
+            while held:
+                await clients.send(client.eio_sid, held.pop(0))
+        finally:
+            clients.joining.pop(key, None)
+            socket.held = None
 
     async def _refuse(self, socket: Socket, refusal: dict[str, Any]) -> None:
         client, namespace = socket.client, socket.namespace
@@ -586,7 +592,7 @@ class AsyncServer:
         client.sockets.pop(namespace, None)
         clients.sockets.pop(socket.sid, None)
         if self.always_connect and client.connection.leave(namespace):
-            packet = Packet(PacketType.DISCONNECT, namespace, refusal)
+            packet = Packet(PacketType.DISCONNECT, namespace)  # clients refuse a payload
         else:
             client.connection.refused(namespace)
             packet = Packet(PacketType.CONNECT_ERROR, namespace, refusal)

@@ -151,6 +151,13 @@ def _check_payload(kind: PacketType, data: Any) -> None:
         raise ProtocolViolation(f"invalid payload for a {kind.name} packet")
 
 
+def _integer(digits: str, what: str) -> int:
+    try:
+        return int(digits)
+    except ValueError:  # more digits than int() converts
+        raise ProtocolViolation(f"{what}: too many digits") from None
+
+
 def _parse(text: str, loads: Loads) -> tuple[Packet, int]:
     """One text message as a packet and its count of attachments."""
     if not text or text[0] not in _DIGITS or int(text[0]) > PacketType.BINARY_ACK:
@@ -163,7 +170,7 @@ def _parse(text: str, loads: Loads) -> tuple[Packet, int]:
         count = text[i:dash] if dash >= 0 else ""
         if not count or not count.isdigit() or not count.isascii():
             raise ProtocolViolation("illegal attachments")
-        attachments = int(count)
+        attachments = _integer(count, "illegal attachments")
         i = dash + 1
     namespace = "/"
     if text.startswith("/", i):
@@ -174,13 +181,15 @@ def _parse(text: str, loads: Loads) -> tuple[Packet, int]:
     start = i
     while i < len(text) and text[i] in _DIGITS:
         i += 1
-    ack_id = int(text[start:i]) if i > start else None
+    ack_id = _integer(text[start:i], "illegal ack id") if i > start else None
     data = None
     if i < len(text):
         try:
             data = loads(text[i:])
         except ValueError:
             raise ProtocolViolation("invalid payload: not JSON") from None
+        except RecursionError:
+            raise ProtocolViolation("invalid payload: nested too deep") from None
         _check_payload(kind, data)
     elif kind in (PacketType.EVENT, PacketType.BINARY_EVENT, PacketType.ACK, PacketType.BINARY_ACK):
         raise ProtocolViolation(f"a {kind.name} packet without its payload")
@@ -231,8 +240,6 @@ class Decoder:
                 raise ProtocolViolation("a text message while attachments were awaited")
             packet, attachments = _parse(message, self._loads)
             if packet.type not in (PacketType.BINARY_EVENT, PacketType.BINARY_ACK):
-                if attachments:
-                    raise ProtocolViolation("attachments on a packet that takes none")
                 return packet
             if attachments > self._max_attachments:
                 raise ProtocolViolation(f"more than {self._max_attachments} attachments")
@@ -252,4 +259,8 @@ class Decoder:
     @staticmethod
     def _complete(packet: Packet, buffers: list[bytes]) -> Packet:
         kind = PacketType.EVENT if packet.type is PacketType.BINARY_EVENT else PacketType.ACK
-        return Packet(kind, packet.namespace, _reconstruct(packet.data, buffers), packet.id)
+        try:
+            data = _reconstruct(packet.data, buffers)
+        except RecursionError:
+            raise ProtocolViolation("invalid payload: nested too deep") from None
+        return Packet(kind, packet.namespace, data, packet.id)
