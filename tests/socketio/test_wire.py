@@ -21,6 +21,7 @@ import anyio
 import pytest
 
 from engineio_sc import socketio
+from engineio_sc.exceptions import QueueFullError
 from engineio_sc.socketio import _clients, _server
 from engineio_sc.socketio.exceptions import ConnectionRefusedError, TimeoutError
 
@@ -578,31 +579,48 @@ async def test_handlers_run_concurrently_with_async_handlers() -> None:
         assert answers == ["second", ("first", 2)]
 
 
-async def test_call_from_a_handler_without_async_handlers_waits_for_nothing(
-    virtual: bool,
-) -> None:
-    # A handler that waits for the client's ack holds the packets behind it, the
-    # ack included: it can only time out (as with python-socketio).
+async def test_call_from_a_handler_without_async_handlers_gets_its_ack() -> None:
+    # Handlers run one at a time, in order, but acks are taken as they come: a
+    # handler waiting for its client's answer gets it, and the next event then runs.
     sio = server(async_handlers=False)
-    outcome: list[BaseException] = []
+    answers: list[object] = []
 
     async def ask(sid: str) -> None:
-        try:
-            await sio.call("question", to=sid, timeout=0.5)
-        except TimeoutError as exc:
-            outcome.append(exc)
+        answers.append(await sio.call("question", to=sid, timeout=60))
 
     sio.on("ask", ask)
-    sio.on("ev", lambda sid: "done")
+    sio.on("ev", lambda sid: len(answers))
     async with serving(sio) as client, raw(client) as ws:
         await ws.connect("/")
-        await ws.send('42["ask"]')
+        await ws.send('42["ask"]', '421["ev"]')
         assert await ws.receive() == '420["question"]'
-        start = anyio.current_time()
-        await ws.send('430["late"]', '421["ev"]')
-        assert await ws.receive() == '431["done"]'
-        assert close_to(anyio.current_time() - start, 0.5, virtual)
-        assert len(outcome) == 1
+        await ws.send('430["answer"]')
+        assert await ws.receive() == "431[1]"  # ev ran after ask had its answer
+        assert answers == ["answer"]
+
+
+async def test_handlers_waiting_for_their_client_do_not_hold_up_its_acks() -> None:
+    # Every worker of the client is busy in call(); more events queue behind them,
+    # and the client's answers still reach the calls.
+    sio = server()
+    bound = _server.HANDLERS_PER_CLIENT
+    answers: list[object] = []
+
+    async def ask(sid: str) -> None:
+        answers.append(await sio.call("question", to=sid, timeout=60))
+
+    sio.on("ask", ask)
+    sio.on("ev", lambda sid: len(answers))
+    async with serving(sio) as client, raw(client) as ws:
+        await ws.connect("/")
+        await ws.send(*['42["ask"]'] * bound, '421["ev"]')
+        questions = {await ws.receive() for _ in range(bound)}
+        assert questions == {f'42{n}["question"]' for n in range(bound)}
+        await ws.send(*[f"43{n}[{n}]" for n in range(bound)])
+        reply = await ws.receive()  # ev ran once a worker was free
+        assert reply in {f"431[{n}]" for n in range(1, bound + 1)}
+        await anyio.wait_all_tasks_blocked()
+        assert sorted(map(str, answers)) == sorted(map(str, range(bound)))
 
 
 async def test_handlers_per_client_are_bounded() -> None:
@@ -637,7 +655,7 @@ async def test_handlers_per_client_are_bounded() -> None:
         assert received == {f"43{n}[{n}]" for n in range(bound + 2) if n != 3}
         assert await other.receive() == "437[99]"
         await anyio.wait_all_tasks_blocked()
-        assert sio.clients.clients[ws.eio_sid].running == 0
+        assert running == set()
 
 
 # -- emits -----------------------------------------------------------------------------------
@@ -693,6 +711,13 @@ async def test_broadcast_skips_a_client_whose_queue_is_full(
         await sio.emit("later", room="room")
         assert (await client.get(polling(slow_sid))).packets == ['42["later"]']
         assert await fast.receive() == '42["later"]'
+        await sio.leave_room(fast_sid, "room")
+        await sio.emit("one", to=slow)
+        await sio.emit("two", to=slow)
+        await sio.emit("news", room="room")  # a room of one is still a room: skipped
+        assert caplog.text.count("a broadcast skips it") == 2
+        with pytest.raises(QueueFullError):
+            await sio.emit("three", to=slow)  # to the client itself: raised
 
 
 async def test_emit_with_a_callback_gets_each_recipients_ack() -> None:

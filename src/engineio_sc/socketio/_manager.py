@@ -186,7 +186,12 @@ class AsyncManager:
     ) -> None:
         """Emit ``event`` to the clients of ``room`` (``to``), or of the whole
         namespace, but ``skip_sid``. The packet is encoded once; with a
-        ``callback``, each recipient gets its own ack id."""
+        ``callback``, each recipient gets its own ack id.
+
+        To one client by its sid, a full queue is handled as the engine's
+        ``queue_full`` says for a send (wait, or raise to the emitter); to a room,
+        however many it holds, as for a broadcast (wait, or skip or disconnect that
+        client, logged)."""
         target = to if to is not None else room
         skip = {skip_sid} if isinstance(skip_sid, str) else set(skip_sid or ())
         recipients = [
@@ -196,9 +201,11 @@ class AsyncManager:
         packet = Packet(PacketType.EVENT, namespace, [event, *_args(data)])
         if callback is None:
             messages = outlet.encode(packet)
-            if len(recipients) == 1:
-                await outlet.deliver(recipients[0], namespace, messages)
-            elif recipients:
+            if isinstance(target, str) and self.is_connected(target, namespace):
+                # to one client by its sid: a full queue is the emitter's to handle
+                if recipients:
+                    await outlet.deliver(recipients[0], namespace, messages)
+            elif recipients:  # a room, however many are in it
                 await outlet.broadcast(recipients, namespace, messages)
             return
         for eio_sid in recipients:
