@@ -71,8 +71,12 @@ def test_tornado_handler_is_available_lazily() -> None:
     assert engineio_sc.get_tornado_handler is get_tornado_handler
 
 
-def _server_imports(tree: ast.Module) -> list[tuple[int, bool]]:
-    """``(line, under TYPE_CHECKING)`` of each import of the ``_server`` module."""
+ENGINE_SERVER = "engineio_sc._server"
+
+
+def _server_imports(tree: ast.Module, package: str) -> list[tuple[int, bool]]:
+    """``(line, under TYPE_CHECKING)`` of each import of the engine's ``_server``
+    module by a module of ``package`` (relative imports resolved)."""
     typing_only = {
         id(node)
         for guard in ast.walk(tree)
@@ -83,12 +87,15 @@ def _server_imports(tree: ast.Module) -> list[tuple[int, bool]]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            names = [node.module or "", *(alias.name for alias in node.names)]
+            parts = package.split(".")
+            base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
+            module = ".".join(filter(None, [base, node.module or ""]))
+            names = [module, *(f"{module}.{alias.name}" for alias in node.names)]
         elif isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         else:
             continue
-        if any(name.split(".")[-1] == "_server" for name in names):
+        if ENGINE_SERVER in names:
             found.append((node.lineno, id(node) in typing_only))
     return found
 
@@ -100,7 +107,8 @@ def test_only_the_face_and_the_adapters_types_import_the_server() -> None:
     package = Path(engineio_sc.__file__).parent
     seen: dict[str, list[tuple[int, bool]]] = {}
     for path in sorted(package.rglob("*.py")):
-        imports = _server_imports(ast.parse(path.read_text(encoding="utf-8")))
+        dotted = ".".join(["engineio_sc", *path.parent.relative_to(package).parts])
+        imports = _server_imports(ast.parse(path.read_text(encoding="utf-8")), dotted)
         if imports and path.name != "_server.py":
             seen[str(path.relative_to(package))] = imports
     assert set(seen) == {"__init__.py", *ADAPTERS}

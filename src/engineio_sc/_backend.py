@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Coroutine
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 import anyio
@@ -156,11 +156,55 @@ class TaskGroup(Protocol):
         """Start ``func(*args)`` as a task of the group."""
 
 
+class _AsyncioCancel:
+    """Cancels the group's body (its anyio cancel scope) and its tasks at once,
+    rather than through the body when it next waits."""
+
+    __slots__ = ("_scope", "_tasks")
+
+    def __init__(self, scope: anyio.CancelScope, tasks: set[asyncio.Task[Any]]) -> None:
+        self._scope = scope
+        self._tasks = tasks
+
+    def cancel(self, reason: str | None = None) -> None:
+        self._scope.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+
+
+class _AsyncioGroup:
+    """asyncio's own ``TaskGroup`` starts the tasks, each named as anyio names its
+    tasks; :attr:`cancel_scope` cancels the body and every task."""
+
+    __slots__ = ("_native", "_tasks", "cancel_scope")
+
+    def __init__(self, scope: anyio.CancelScope, native: asyncio.TaskGroup) -> None:
+        self._native = native
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.cancel_scope = _AsyncioCancel(scope, self._tasks)
+
+    def start_soon(self, func: Callable[..., Coroutine[Any, Any, Any]], /, *args: Any) -> object:
+        task = self._native.create_task(func(*args), name=f"{func.__module__}.{func.__qualname__}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+
+@asynccontextmanager
+async def _asyncio_task_group() -> AsyncIterator[TaskGroup]:
+    with anyio.CancelScope() as scope:
+        async with asyncio.TaskGroup() as native:
+            yield _AsyncioGroup(scope, native)
+
+
 def task_group() -> AbstractAsyncContextManager[TaskGroup]:
-    """A new task group: trio's own nursery on trio (anyio's task group wraps it and
-    its tasks, which costs a session time and memory), anyio's on asyncio."""
+    """A new task group for a session or a request: trio's own nursery on trio, and
+    on asyncio, asyncio's ``TaskGroup`` in an anyio cancel scope. anyio's task group
+    wraps each task it starts in a cancel scope and a handle of its own, which costs
+    several times what the task does: a session starts one for each burst of
+    packets it writes, and a broadcast to a room wakes a writer in each member's."""
     if on_asyncio():
-        return anyio.create_task_group()
+        return _asyncio_task_group()
     return trio.open_nursery()
 
 

@@ -139,15 +139,24 @@ class AsyncServer:
         self.connect_timeout = connect_timeout
         self.handlers: dict[str, dict[str, Callable[..., Any]]] = {}
         self.namespace_handlers: dict[str, AsyncNamespace] = {}
-        self.clients = ClientTable(self.eio, self._dumps, self.logger)
+        self.clients = ClientTable(self.eio, self._make_dumps(), self.logger)
         self.manager = client_manager or AsyncManager()
         self.manager.set_server(self)
         self._manager_ready = False
         self._deadlines: deque[tuple[float, str]] = deque()
         self._watching = False
 
-    def _dumps(self, value: Any) -> str:
-        return str(self._json.dumps(value, separators=(",", ":")))
+    def _make_dumps(self) -> Callable[[Any], str]:
+        """Compact JSON: the standard library's encoder made once (``json.dumps``
+        with arguments makes one per call), or the given module's ``dumps``."""
+        if self._json is json_module:
+            return json_module.JSONEncoder(separators=(",", ":")).encode
+        custom = self._json
+
+        def dumps(value: Any) -> str:
+            return str(custom.dumps(value, separators=(",", ":")))
+
+        return dumps
 
     @property
     def outlet(self) -> Outlet:
