@@ -18,22 +18,16 @@ It runs the same on every ASGI server and event loop: it awaits ``receive`` and
 from __future__ import annotations
 
 import itertools
-import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import _settings
 import anyio
-
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+from _bare import Receive, Send, lifespan, open_packet, reply
 
 _settings.tune_gc()
 
 SEPARATOR = "\x1e"
 CLOSE = "1"
-OPEN = {"upgrades": [], "pingInterval": 25000, "pingTimeout": 20000, "maxPayload": 1000000}
 
 
 class _Polling:
@@ -65,23 +59,6 @@ _sids = (f"s{n}" for n in itertools.count())
 _sessions: dict[str, _Polling] = {}
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    """Acknowledge startup and shutdown."""
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
-async def _reply(send: Send, body: bytes, content_type: bytes = b"text/plain") -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 async def _read_body(receive: Receive) -> str:
     chunks = []
     while True:
@@ -102,13 +79,13 @@ def _sid(query_string: bytes) -> str | None:
 async def _http(scope: dict[str, Any], receive: Receive, send: Send) -> None:
     """Serve the polling echo on ``/engine.io/``, a short 200 elsewhere."""
     if not scope["path"].startswith("/engine.io"):
-        await _reply(send, b"bare echo\n")
+        await reply(send, b"bare echo\n")
         return
     sid = _sid(scope["query_string"])
     if sid is None:
         sid = next(_sids)
         _sessions[sid] = _Polling()
-        await _reply(send, ("0" + json.dumps({"sid": sid, **OPEN})).encode())
+        await reply(send, open_packet(sid).encode())
         return
     session = _sessions[sid]
     if scope["method"] == "POST":
@@ -117,9 +94,9 @@ async def _http(scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if closed:
             del _sessions[sid]
         session.put([p for p in packets if p[:1] == "4"], closed=closed)
-        await _reply(send, b"ok", b"text/html")
+        await reply(send, b"ok", b"text/html")
         return
-    await _reply(send, (await session.take()).encode())
+    await reply(send, (await session.take()).encode())
 
 
 async def _websocket(receive: Receive, send: Send) -> None:
@@ -141,7 +118,7 @@ async def _websocket(receive: Receive, send: Send) -> None:
 async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
     """The ASGI entry point."""
     if scope["type"] == "lifespan":
-        await _lifespan(receive, send)
+        await lifespan(receive, send)
     elif scope["type"] == "http":
         await _http(scope, receive, send)
     elif scope["type"] == "websocket":

@@ -24,6 +24,7 @@ APPS = {
     "sio_native": "sio_native:app",
     "sio_sc": "sio_sc:app",
     "sio_pyeio": "sio_pyeio:app",
+    "bare_sio": "bare_sio:app",
 }
 APP_TITLES = {
     "eio_sc": "engineio_sc",
@@ -32,6 +33,7 @@ APP_TITLES = {
     "sio_native": "engineio_sc.socketio",
     "sio_sc": "python-socketio on engineio_sc",
     "sio_pyeio": "python-socketio on python-engineio",
+    "bare_sio": "bare Socket.IO",
 }
 REQUIRES = {
     "eio_sc": ("engineio_sc",),
@@ -40,9 +42,10 @@ REQUIRES = {
     "sio_native": ("engineio_sc.socketio",),
     "sio_sc": ("socketio", "engineio_sc"),
     "sio_pyeio": ("socketio",),
+    "bare_sio": (),
 }
 """The modules each application imports that may not be installed."""
-SOCKETIO_APPS = ("sio_native", "sio_sc", "sio_pyeio")
+SOCKETIO_APPS = ("sio_native", "sio_sc", "sio_pyeio", "bare_sio")
 SERVERS = ("hypercorn-trio", "hypercorn-asyncio", "uvicorn")
 BACKLOG = 2048
 
@@ -98,6 +101,9 @@ CONFIGS = (
     Config("sio_sc", "uvicorn"),
     Config("sio_pyeio", "hypercorn-asyncio"),
     Config("sio_pyeio", "uvicorn"),
+    Config("bare_sio", "hypercorn-trio"),
+    Config("bare_sio", "hypercorn-asyncio"),
+    Config("bare_sio", "uvicorn"),
 )
 
 
