@@ -44,7 +44,7 @@ class NamespaceState(Enum):
     LEFT = "left"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ConnectRequested:
     """The client asks to join ``namespace``, with its auth payload (a dict or
     ``None``). Answer with :meth:`Connection.accepted` or :meth:`Connection.refused`."""
@@ -53,7 +53,7 @@ class ConnectRequested:
     auth: dict[str, Any] | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EventReceived:
     """An event: ``data`` is ``[name, *args]``; ``id`` asks for an ack."""
 
@@ -62,7 +62,7 @@ class EventReceived:
     id: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AckReceived:
     """The client acknowledges the server's packet ``id`` with ``args``."""
 
@@ -71,7 +71,7 @@ class AckReceived:
     args: list[Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Left:
     """The client left ``namespace``."""
 

@@ -49,7 +49,7 @@ class ProtocolViolation(Exception):
     """What a client sent breaks the protocol: the connection is closed."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Packet:
     """One Socket.IO packet.
 
