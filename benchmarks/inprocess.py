@@ -8,14 +8,17 @@ the repository root::
     python benchmarks/inprocess.py ws-echo eio_sc                    # µs per echoed message
     python benchmarks/inprocess.py poll-echo pyeio --ops 5000
     python benchmarks/inprocess.py sessions eio_sc --backend trio
+    python benchmarks/inprocess.py tasks eio_sc                      # µs per background task
     python benchmarks/inprocess.py ws-echo eio_sc --instructions     # under valgrind
 
 Scenarios: ``ws-echo`` (one WebSocket session, a 100-character message in and its
 echo out), ``poll-echo`` (one polling session, a ``POST`` of a message then
 ``GET`` requests until its echo comes back), ``sessions`` (a WebSocket session
-opened, its open packet read, and closed by the client). Applications are those
-of ``benchmarks/apps`` (``eio_sc``, ``pyeio``, ``bare``); python-engineio runs on
-asyncio only.
+opened, its open packet read, and closed by the client), ``tasks`` (a task started
+with the Engine.IO server's ``start_background_task``, given a done callback and
+awaited, as python-socketio does for each event it receives; ``eio_sc`` and
+``pyeio`` only). Applications are those of ``benchmarks/apps`` (``eio_sc``,
+``pyeio``, ``bare``); python-engineio runs on asyncio only.
 
 Wall-clock figures move with the machine. ``--instructions`` runs the same
 scenario twice under ``valgrind --tool=callgrind``, with ``--ops`` operations and
@@ -55,7 +58,7 @@ APPS = {
     "sio_pyeio": "sio_pyeio",
 }
 SOCKETIO_APPS = ("sio_native", "sio_pyeio")
-SCENARIOS = ("ws-echo", "poll-echo", "sessions", "sio-echo")
+SCENARIOS = ("ws-echo", "poll-echo", "sessions", "sio-echo", "tasks")
 
 Message = dict[str, Any]
 App = Callable[
@@ -108,9 +111,16 @@ class Harness:
     """Calls the application as an ASGI server would, inside a lifespan."""
 
     def __init__(
-        self, app: App, engineio: bool, backend: str, tg: anyio.abc.TaskGroup, path: str
+        self,
+        app: App,
+        server: Any,
+        engineio: bool,
+        backend: str,
+        tg: anyio.abc.TaskGroup,
+        path: str,
     ) -> None:
         self.app = app
+        self.server = server  # the Engine.IO server behind the app, if the app names it eio
         self.path = path
         self.backend = backend
         self.engineio = engineio  # speaks Engine.IO (the bare echo's WebSocket does not)
@@ -210,11 +220,37 @@ async def sio_echo(harness: Harness, ops: int) -> None:
     put({"type": "websocket.disconnect", "code": 1000})
 
 
-RUNS = {"ws-echo": ws_echo, "poll-echo": poll_echo, "sessions": sessions, "sio-echo": sio_echo}
+async def tasks(harness: Harness, ops: int) -> None:
+    async def handler() -> None:
+        await anyio.lowlevel.checkpoint()
+
+    running: set[Any] = set()
+    for _ in range(ops):
+        task = harness.server.start_background_task(handler)
+        running.add(task)
+        task.add_done_callback(running.discard)
+        await task
+    assert not running
+
+
+RUNS = {
+    "ws-echo": ws_echo,
+    "poll-echo": poll_echo,
+    "sessions": sessions,
+    "sio-echo": sio_echo,
+    "tasks": tasks,
+}
 
 
 async def measure(
-    app: App, engineio: bool, backend: str, scenario: str, ops: int, rounds: int, path: str
+    app: App,
+    server: Any,
+    engineio: bool,
+    backend: str,
+    scenario: str,
+    ops: int,
+    rounds: int,
+    path: str,
 ) -> list[float]:
     """µs per operation, one figure per round, inside the application's lifespan."""
     run = RUNS[scenario]
@@ -229,7 +265,7 @@ async def measure(
         tg.start_soon(lifespan)
         await to_app.send({"type": "lifespan.startup"})
         assert (await from_app.receive())["type"] == "lifespan.startup.complete"
-        harness = Harness(app, engineio, backend, tg, path)
+        harness = Harness(app, server, engineio, backend, tg, path)
         for _ in range(rounds):
             start = time.perf_counter()
             await run(harness, ops)
@@ -239,10 +275,12 @@ async def measure(
     return figures
 
 
-def load(app_name: str) -> App:
+def load(app_name: str) -> tuple[App, Any]:
+    """The application, and the Engine.IO server behind it if the app names it ``eio``."""
     sys.path.insert(0, str(APPS_DIR))
-    app: App = importlib.import_module(APPS[app_name]).app
-    return app
+    module = importlib.import_module(APPS[app_name])
+    app: App = module.app
+    return app, getattr(module, "eio", None)
 
 
 def instructions(argv: list[str], ops: int) -> float:
@@ -290,6 +328,8 @@ def main() -> None:
         raise SystemExit("python-engineio runs on asyncio only")
     if (args.scenario == "sio-echo") != (args.app in SOCKETIO_APPS):
         raise SystemExit("sio-echo is the scenario of the Socket.IO apps, and theirs alone")
+    if args.scenario == "tasks" and args.app not in ("eio_sc", "pyeio"):
+        raise SystemExit("tasks is a scenario of the Engine.IO servers: eio_sc and pyeio")
     ops = args.ops if args.ops is not None else (2_000 if args.scenario == "sessions" else 20_000)
     label = f"{args.scenario} {args.app} on {args.backend}"
     if args.instructions:
@@ -298,7 +338,7 @@ def main() -> None:
         return
     figures = anyio.run(
         measure,
-        load(args.app),
+        *load(args.app),
         args.app != "bare",
         args.backend,
         args.scenario,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -1239,6 +1240,115 @@ async def test_background_task_exception_and_cancellation_states(
         sleeper.result()
 
 
+async def test_a_background_task_is_a_native_task_on_asyncio(
+    eio: engineio_sc.AsyncServer, virtual: bool
+) -> None:
+    """On asyncio a background task is a plain task of a native
+    ``asyncio.TaskGroup`` that runs the handle's own coroutine (anyio's group
+    would wrap it in a coroutine of its handle, with a cancel scope); on trio it
+    is a task of the server's group. Either is named after its target."""
+    seen: list[str] = []
+
+    async def work() -> None:
+        if virtual:  # trio
+            seen.append(trio.lowlevel.current_task().name)
+        else:
+            task = asyncio.current_task()
+            assert task is not None
+            seen.append(task.get_name())
+            seen.append(getattr(task.get_coro(), "__qualname__", ""))
+
+    await eio.start_background_task(work)
+    assert seen == (["work"] if virtual else ["work", "BackgroundTask._run"])
+
+
+async def test_background_task_cancelled_before_its_first_step(
+    eio: engineio_sc.AsyncServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A task cancelled before it begins never calls its target, and ends as
+    cancelled as soon as it would have begun: its done callbacks run, whoever
+    awaits it gets ``CancelledError``, and nothing is logged."""
+    calls: list[str] = []
+    ends: list[tuple[bool, bool]] = []
+
+    async def target() -> None:
+        calls.append("called")
+
+    task = eio.start_background_task(target)
+    task.add_done_callback(lambda t: ends.append((t.done(), t.cancelled())))
+    assert task.cancel()
+    assert not task.done()  # as an asyncio.Task: done at its first step
+    assert not task.cancelled()
+    assert task.cancel()  # not done yet: asked again
+    with anyio.fail_after(1), pytest.raises(asyncio.CancelledError):
+        await task
+    assert task.done()
+    assert task.cancelled()
+    assert ends == [(True, True)]
+    assert calls == []
+    assert not task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        task.result()
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_background_task_error_is_logged_once_and_kept(
+    eio: engineio_sc.AsyncServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The task's error is logged once, by the server, and kept for whoever
+    asks: asyncio has nothing to say about a task whose error nobody fetched."""
+    error = ValueError("boom")
+
+    async def fail() -> None:
+        await anyio.lowlevel.checkpoint()
+        raise error
+
+    task = eio.start_background_task(fail)
+    ends: list[BaseException | None] = []
+    task.add_done_callback(lambda t: ends.append(t.exception()))
+    with anyio.fail_after(1), pytest.raises(ValueError, match="boom") as raised:
+        await task
+    assert raised.value is error
+    with pytest.raises(ValueError, match="boom") as again:
+        await task
+    assert again.value is error
+    assert task.exception() is error
+    assert ends == [error]
+    del task, raised, again
+    gc.collect()  # a task whose error was never fetched says so when it goes
+    await anyio.lowlevel.checkpoint()
+    logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert logged == ["background task fail failed"]
+
+
+async def test_cancel_and_a_shielded_scope_in_a_background_task(
+    eio: engineio_sc.AsyncServer, virtual: bool
+) -> None:
+    """On trio, :meth:`BackgroundTask.cancel` waits for a shielded scope to end,
+    as anyio's cancellation does. On asyncio it is asyncio's, which anyio's
+    shield does not hold off: the task ends at once."""
+    release = anyio.Event()
+    log: list[str] = []
+
+    async def shielded() -> None:
+        with anyio.CancelScope(shield=True):
+            log.append("shielded")
+            await release.wait()
+            log.append("shielded part done")
+        await anyio.lowlevel.checkpoint()
+        log.append("not reached")
+
+    task = eio.start_background_task(shielded)
+    await anyio.wait_all_tasks_blocked()
+    task.cancel()
+    await anyio.wait_all_tasks_blocked()
+    assert task.done() is not virtual
+    release.set()
+    with anyio.fail_after(1), pytest.raises(asyncio.CancelledError):
+        await task
+    assert log == (["shielded", "shielded part done"] if virtual else ["shielded"])
+
+
 async def test_send_packet_takes_python_engineio_packets(
     eio: engineio_sc.AsyncServer, client: ASGIClient
 ) -> None:
@@ -1397,6 +1507,116 @@ async def test_no_task_left_after_shutdown() -> None:
                     await server.shutdown()
                 assert await ws.receive() is None
         assert session_ids(server) == set()
+    assert _running_tasks() == baseline
+
+
+async def test_shutdown_cancels_background_tasks_begun_or_not() -> None:
+    """Tasks started just before the shutdown (not begun yet), one waiting, and
+    one started by a task as it is cancelled: the shutdown ends each of them as
+    cancelled, runs their done callbacks, and leaves no task behind."""
+    baseline = _running_tasks()
+    server = engineio_sc.AsyncServer(close_timeout=0.1)
+    ends: list[tuple[str, bool]] = []
+    late: list[engineio_sc.BackgroundTask] = []
+
+    async def wait_then_start_another() -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            late.append(server.start_background_task(anyio.sleep_forever))
+
+    def track(task: engineio_sc.BackgroundTask) -> engineio_sc.BackgroundTask:
+        task.add_done_callback(lambda t: ends.append((t.get_name(), t.cancelled())))
+        return task
+
+    async with server:
+        waiting = track(server.start_background_task(wait_then_start_another))
+        await anyio.wait_all_tasks_blocked()
+        fresh = [track(server.start_background_task(anyio.sleep_forever)) for _ in range(3)]
+        with anyio.fail_after(5):
+            await server.shutdown()
+        assert not server.running
+        for task in (waiting, *fresh, *late):
+            assert task.done()
+            assert task.cancelled()
+    assert len(late) == 1
+    assert sorted(ends) == sorted(
+        [("wait_then_start_another", True)] + [("sleep_forever", True)] * 3
+    )
+    assert _running_tasks() == baseline
+
+
+async def test_background_task_started_as_the_server_is_cancelled() -> None:
+    """A task started in the moment the server's group is cancelled from
+    outside (its tasks have been told, but have not run since) begins, is
+    cancelled, and reports it; none is left behind."""
+    baseline = _running_tasks()
+    server = engineio_sc.AsyncServer(close_timeout=0.1)
+    ran: list[str] = []
+    ends: list[bool] = []
+
+    async def target() -> None:
+        ran.append("began")
+        await anyio.sleep_forever()
+
+    with anyio.CancelScope() as scope:
+        async with server:
+            await anyio.wait_all_tasks_blocked()
+            scope.cancel()
+            task = server.start_background_task(target)
+            task.add_done_callback(lambda t: ends.append(t.cancelled()))
+            await anyio.sleep_forever()
+    assert task.done()
+    assert task.cancelled()
+    assert ends == [True]
+    assert ran == ["began"]
+    assert _running_tasks() == baseline
+
+
+async def test_shutdown_with_background_tasks_in_shielded_scopes(virtual: bool) -> None:
+    """A task that shields its clean-up after the cancellation finishes it on both
+    backends, and the shutdown waits for it. A task already waiting inside a
+    shielded scope finishes that part first on trio; on asyncio the shutdown's
+    cancellation is asyncio's, which the shield does not hold off."""
+    baseline = _running_tasks()
+    server = engineio_sc.AsyncServer(close_timeout=0.1)
+    release = anyio.Event()
+    log: list[str] = []
+
+    async def inside_a_shield() -> None:
+        with anyio.CancelScope(shield=True):
+            await release.wait()
+            log.append("shielded part done")
+        await anyio.lowlevel.checkpoint()
+        log.append("not reached")
+
+    async def shielded_clean_up() -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await release.wait()
+                log.append("clean-up done")
+
+    async with server:
+        inside = server.start_background_task(inside_a_shield)
+        clean_up = server.start_background_task(shielded_clean_up)
+        await anyio.wait_all_tasks_blocked()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(server.shutdown)
+            await anyio.wait_all_tasks_blocked()
+            try:
+                assert server.running  # the shutdown waits for the shielded parts
+                assert inside.done() is not virtual
+                assert not clean_up.done()
+            finally:
+                release.set()
+        assert not server.running
+        assert inside.cancelled()
+        assert clean_up.cancelled()
+    assert sorted(log) == (
+        ["clean-up done", "shielded part done"] if virtual else ["clean-up done"]
+    )
     assert _running_tasks() == baseline
 
 

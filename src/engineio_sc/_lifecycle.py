@@ -20,6 +20,13 @@ lifespan or the detached host holds the group, the server also learns of
 SIGTERM and SIGINT from the handler the ASGI server installed for them: it starts
 its shutdown at once (every session gets what is queued and its close packet,
 every held poll is answered), then passes the signal on.
+
+Background tasks start in that group on trio. On asyncio they start in a native
+``asyncio.TaskGroup`` held open inside it for as long as it is open: anyio's task
+group gives each task it starts a cancel scope and a handle of its own, several
+times what the task itself costs, and a python-socketio server starts one task
+per event it receives. At shutdown that group is cancelled with the server's,
+and cancels its tasks as asyncio does.
 """
 
 from __future__ import annotations
@@ -29,19 +36,21 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from types import FrameType, TracebackType
 from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import trio
 import trio.lowlevel
 
 from ._backend import on_asyncio
 from ._reasons import DisconnectReason
 from ._registry import SessionRegistry
+from ._tasks import Cancellable, StartTask
 
 __all__ = ["Lifecycle", "shutdown_signals"]
 
@@ -80,6 +89,13 @@ def shutdown_signals(on_signal: Callable[[], None]) -> Iterator[None]:
         for signum, (handler, previous) in installed.items():
             if signal.getsignal(signum) is handler:
                 signal.signal(signum, previous)
+
+
+def _not_running() -> RuntimeError:
+    return RuntimeError(
+        "the server is not running: use 'async with AsyncServer() as eio:' "
+        "or serve it through ASGIApp"
+    )
 
 
 def _chained(previous: SignalHandler, first: Callable[[], None]) -> SignalHandler:
@@ -132,6 +148,7 @@ class Lifecycle:
         self._close_timeout = close_timeout
         self._log = logger
         self._tg: anyio.abc.TaskGroup | None = None
+        self._start_task: StartTask | None = None  # where background tasks start
         self._outer: anyio.abc.TaskGroup | None = None
         self._stop: anyio.Event | None = None
         self._stopped: anyio.Event | None = None
@@ -152,11 +169,22 @@ class Lifecycle:
             RuntimeError: the server is not running.
         """
         if self._tg is None:
-            raise RuntimeError(
-                "the server is not running: use 'async with AsyncServer() as eio:' "
-                "or serve it through ASGIApp"
-            )
+            raise _not_running()
         return self._tg
+
+    def start_background(self, coro: Coroutine[Any, Any, None], /, *, name: str) -> Cancellable:
+        """Start ``coro`` as a background task named ``name``: in the native
+        ``asyncio.TaskGroup`` on asyncio, in the server's task group on trio (and
+        on asyncio once the shutdown has cancelled the native group).
+
+        Raises:
+            RuntimeError: the server is not running (``coro`` is closed).
+        """
+        start = self._start_task
+        if start is None:
+            coro.close()
+            raise _not_running()
+        return start(coro, name=name)
 
     # -- opening and closing ---------------------------------------------------
 
@@ -215,6 +243,10 @@ class Lifecycle:
         assert self._stopped is not None
         try:
             async with anyio.create_task_group() as tg:
+                if on_asyncio():
+                    await tg.start(self._host_background_tasks, tg)
+                else:
+                    self._start_task = tg.create_task
                 self._tg = tg
                 self._registry.accepting = True
                 tg.start_soon(self._shutdown_when_asked)
@@ -223,8 +255,36 @@ class Lifecycle:
                 tg.cancel_scope.cancel()
         finally:
             self._tg = None
+            self._start_task = None
             self._registry.accepting = False
             self._stopped.set()
+
+    async def _host_background_tasks(
+        self, tg: anyio.abc.TaskGroup, *, task_status: anyio.abc.TaskStatus[None]
+    ) -> None:
+        """On asyncio: holds open the native task group that background tasks
+        start in, until the server's group ``tg`` is cancelled.
+
+        Then later tasks start in ``tg`` (cancelled: they end at their first
+        checkpoint, as any task started there), and every task started so far
+        is let take its first step: asyncio ends a task cancelled before it
+        without running a line of it, so its handle would never learn that it
+        ended. The native group then cancels its tasks and waits for them,
+        shielded: anyio would otherwise cancel this task again on every turn of
+        the event loop until they end.
+        """
+        native = asyncio.TaskGroup()  # entered by hand: its exit is shielded, not its life
+        await native.__aenter__()
+        self._start_task = native.create_task
+        task_status.started()
+        try:
+            await anyio.sleep_forever()
+        except BaseException as exc:
+            self._start_task = tg.create_task
+            with anyio.CancelScope(shield=True):
+                await anyio.lowlevel.checkpoint()
+                await native.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
 
     async def shutdown(self) -> None:
         """Close every session, cancel what is left, and return when nothing of

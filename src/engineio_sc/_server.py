@@ -458,22 +458,40 @@ class AsyncServer:
 
     # -- tasks -------------------------------------------------------------------
 
-    def _group(self) -> anyio.abc.TaskGroup:
-        return self._lifecycle.group()
-
     def start_background_task(
         self, target: Callable[..., Awaitable[Any] | Any], *args: Any, **kwargs: Any
     ) -> BackgroundTask:
         """Start ``target(*args, **kwargs)`` in the server's task group.
 
+        ``target`` is a coroutine function or a plain function. The task is
+        cancelled when the server shuts down, once the sessions have closed, and
+        the shutdown returns only when it has ended.
+
+        On trio the task is one of the server's task group, cancelled as trio
+        cancels: at each of its checkpoints until it ends, except inside a
+        shielded ``CancelScope``, which runs to its end first.
+
+        On asyncio it is a task of a native ``asyncio.TaskGroup`` that the
+        server holds open inside its own (a task of anyio's group costs several
+        times as much, and python-socketio starts one per event it receives).
+        :meth:`BackgroundTask.cancel` and the shutdown cancel it as asyncio
+        does: ``asyncio.CancelledError`` is raised once, at the ``await`` where
+        the task waits. anyio's cancel scopes inside the task still work among
+        themselves, but this cancellation is not one of theirs: it reaches a
+        task waiting inside a ``CancelScope(shield=True)`` all the same. What
+        the task then does in its ``except`` or ``finally`` blocks, shielded or
+        not, runs to its end, since nothing cancels it a second time; a task
+        that swallows the error and goes on keeps the shutdown waiting.
+
         Returns:
-            A :class:`BackgroundTask`, cancelled when the server shuts down.
+            A :class:`BackgroundTask`, with the interface of an ``asyncio.Task``.
 
         Raises:
             RuntimeError: the server is not running.
         """
-        task = BackgroundTask(getattr(target, "__name__", repr(target)), self.logger)
-        task._start(self._group(), target, args, kwargs)
+        name = getattr(target, "__name__", None)  # not repr(target) each time: one task per event
+        task = BackgroundTask(repr(target) if name is None else name, self.logger)
+        task._start(self._lifecycle.start_background, target, args, kwargs)
         return task
 
     async def sleep(self, seconds: float = 0) -> None:

@@ -1,4 +1,4 @@
-"""Background tasks started in the server's task group."""
+"""Background tasks started in the server's task group, and their handle."""
 
 from __future__ import annotations
 
@@ -6,20 +6,34 @@ import asyncio
 import contextvars
 import inspect
 import logging
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Coroutine, Generator
 from types import CoroutineType
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
-import anyio.abc
 import anyio.lowlevel
-from anyio import TaskHandle
 
 from ._backend import call_soon
 
-__all__ = ["BackgroundTask", "call_handler"]
+__all__ = ["BackgroundTask", "Cancellable", "StartTask", "call_handler"]
 
 DoneCallback = Callable[["BackgroundTask"], object]
+
+
+class Cancellable(Protocol):
+    """A started task, as far as its handle needs it: ``asyncio.Task`` and anyio's
+    ``TaskHandle`` both are."""
+
+    def cancel(self) -> object:
+        """Cancel the task."""
+
+
+class StartTask(Protocol):
+    """Starts a coroutine as a task of a group: ``create_task`` of
+    ``asyncio.TaskGroup`` and of anyio's task group both are."""
+
+    def __call__(self, coro: Coroutine[Any, Any, None], /, *, name: str) -> Cancellable:
+        """Start ``coro`` as a task named ``name``; refusing, close ``coro`` and raise."""
 
 
 async def call_handler(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -39,6 +53,9 @@ class BackgroundTask:
     :meth:`cancel`, :meth:`done`, :meth:`cancelled`, :meth:`result` and
     :meth:`exception`. An exception the task raises is logged and kept for
     whoever asks for the result.
+
+    How it is cancelled depends on the backend; see
+    :meth:`AsyncServer.start_background_task`.
     """
 
     __slots__ = (
@@ -51,18 +68,20 @@ class BackgroundTask:
         "_log",
         "_name",
         "_result",
+        "_started",
         "_waiter",
     )
 
     def __init__(self, name: str, logger: logging.Logger) -> None:
         self._name = name
         self._log = logger
-        self._handle: TaskHandle[None] | None = None
+        self._handle: Cancellable | None = None
+        self._started = False
         self._done = False
         self._waiter: anyio.Event | None = None  # made only for a wait() before the end
         self._result: Any = None
         self._error: BaseException | None = None
-        self._cancelled = False
+        self._cancelled = False  # before the first step: cancel() came first
         self._callbacks: list[tuple[DoneCallback, contextvars.Context | None]] = []
 
     def __repr__(self) -> str:
@@ -71,24 +90,27 @@ class BackgroundTask:
 
     def _start(
         self,
-        group: anyio.abc.TaskGroup,
+        start: StartTask,
         target: Callable[..., Any],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> None:
-        """Start the task in ``group``.
+        """Start the task with ``start``, which decides in which group.
 
-        anyio's handle of the task is what :meth:`cancel` cancels, and the task
-        makes no event of its own unless someone waits for it before it ends: a
-        python-socketio server starts one task per event it receives.
+        What ``start`` returns is what :meth:`cancel` cancels once the task has
+        begun, and the task makes no event of its own unless someone waits for
+        it before it ends: a python-socketio server starts one task per event it
+        receives.
         """
-        self._handle = group.start_soon(self._run, target, args, kwargs, name=self._name)
+        self._handle = start(self._run(target, args, kwargs), name=self._name)
 
     async def _run(
         self, target: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
+        self._started = True
         try:
-            self._result = await call_handler(target, *args, **kwargs)
+            if not self._cancelled:  # else cancelled before this first step: the target never runs
+                self._result = await call_handler(target, *args, **kwargs)
         except anyio.get_cancelled_exc_class():
             self._cancelled = True
             raise
@@ -142,14 +164,18 @@ class BackgroundTask:
         return removed
 
     def cancel(self, msg: object = None) -> bool:
-        """Cancel the task (it ends at its next checkpoint).
+        """Cancel the task: it ends at its next checkpoint, or, if it has not
+        begun yet, ends without calling its target.
 
         Returns:
             ``False`` if the task was already done, else ``True``.
         """
-        if self._handle is None:  # done
+        if self._done:
             return False
-        self._handle.cancel()
+        if not self._started:
+            self._cancelled = True  # seen by the first step, soon
+        elif self._handle is not None:
+            self._handle.cancel()
         return True
 
     def done(self) -> bool:
@@ -157,8 +183,8 @@ class BackgroundTask:
         return self._done
 
     def cancelled(self) -> bool:
-        """Whether the task was cancelled (by :meth:`cancel` or a shutdown)."""
-        return self._cancelled
+        """Whether the task was cancelled (by :meth:`cancel` or a shutdown) and is done."""
+        return self._done and self._cancelled
 
     def result(self) -> Any:
         """The task's return value.
