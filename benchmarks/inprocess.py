@@ -17,14 +17,17 @@ echo out), ``poll-echo`` (one polling session, a ``POST`` of a message then
 opened, its open packet read, and closed by the client), ``tasks`` (a task started
 with the Engine.IO server's ``start_background_task``, given a done callback and
 awaited, as python-socketio does for each event it receives; ``eio_sc`` and
-``pyeio`` only). Applications are those of ``benchmarks/apps`` (``eio_sc``,
-``pyeio``, ``bare``); python-engineio runs on asyncio only.
+``pyeio`` only), ``sio-echo`` (a Socket.IO event and its acknowledgement over
+WebSocket; the Socket.IO apps only: ``sio_native``, python-socketio on engineio_sc
+``sio_sc``, and on python-engineio ``sio_pyeio``). Applications are those of
+``benchmarks/apps``; python-engineio and python-socketio run on asyncio only.
 
 Wall-clock figures move with the machine. ``--instructions`` runs the same
 scenario twice under ``valgrind --tool=callgrind``, with ``--ops`` operations and
-with none, and prints the difference per operation: the same count on every run
-of the same code, whatever else the machine is doing, so it tells a change of
-a few percent from noise. Compare counts taken on one machine only.
+with none (and ``PYTHONHASHSEED=0``: the order of sets and dicts of strings is then
+the same on every run), and prints the difference per operation: the same count on
+every run of the same code, whatever else the machine is doing, so it tells a
+change of a few percent from noise. Compare counts taken on one machine only.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import asyncio
 import importlib
 import json
 import math
+import os
 import re
 import shutil
 import statistics
@@ -55,9 +59,10 @@ APPS = {
     "pyeio": "pyeio_echo",
     "bare": "bare_echo",
     "sio_native": "sio_native",
+    "sio_sc": "sio_sc",
     "sio_pyeio": "sio_pyeio",
 }
-SOCKETIO_APPS = ("sio_native", "sio_pyeio")
+SOCKETIO_APPS = ("sio_native", "sio_sc", "sio_pyeio")
 SCENARIOS = ("ws-echo", "poll-echo", "sessions", "sio-echo", "tasks")
 
 Message = dict[str, Any]
@@ -298,7 +303,8 @@ def instructions(argv: list[str], ops: int) -> float:
 
     def count(n: int) -> int:
         args = [*base, *argv, "--ops", str(n), "--rounds", "1"]
-        done = subprocess.run(args, capture_output=True, text=True, check=True)
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        done = subprocess.run(args, capture_output=True, text=True, check=True, env=env)
         found = re.search(r"Collected : (\d+)", done.stderr)
         assert found is not None, done.stderr[-500:]
         return int(found.group(1))
@@ -324,8 +330,8 @@ def main() -> None:
         "--instructions", action="store_true", help="count instructions under valgrind instead"
     )
     args = parser.parse_args()
-    if args.app in ("pyeio", "sio_pyeio") and args.backend == "trio":
-        raise SystemExit("python-engineio runs on asyncio only")
+    if args.app in ("pyeio", "sio_sc", "sio_pyeio") and args.backend == "trio":
+        raise SystemExit("python-engineio and python-socketio run on asyncio only")
     if (args.scenario == "sio-echo") != (args.app in SOCKETIO_APPS):
         raise SystemExit("sio-echo is the scenario of the Socket.IO apps, and theirs alone")
     if args.scenario == "tasks" and args.app not in ("eio_sc", "pyeio"):
