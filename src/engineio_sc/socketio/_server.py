@@ -641,5 +641,5 @@ class AsyncServer:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:
-        await self.eio.__aexit__(exc_type, exc, tb)
+    ) -> bool | None:
+        return await self.eio.__aexit__(exc_type, exc, tb)
