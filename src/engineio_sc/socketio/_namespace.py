@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from types import CoroutineType
 from typing import TYPE_CHECKING, Any
+
+from ._calls import call, fitted
 
 if TYPE_CHECKING:
     from ._manager import Callback
@@ -48,24 +48,14 @@ class AsyncNamespace:
     async def trigger_event(self, event: str, *args: Any) -> Any:
         """Call the handler of ``event``, if it has one."""
         handler = self._handler(event)
-        if handler is None:
-            return None
-        result = handler(*args)
-        if type(result) is CoroutineType or inspect.isawaitable(result):
-            result = await result
-        return result
+        return None if handler is None else await call(handler, *args)
 
     async def trigger_fitted(self, event: str, *args: Any) -> Any:
         """As :meth:`trigger_event`, leaving out the last argument if the handler
         does not take it (``connect`` without ``auth``, ``disconnect`` without
         ``reason``)."""
         handler = self._handler(event)
-        if handler is not None:
-            try:
-                inspect.signature(handler).bind(*args)
-            except TypeError:
-                args = args[:-1]
-        return await self.trigger_event(event, *args)
+        return None if handler is None else await call(handler, *fitted(handler, args))
 
     async def emit(
         self,

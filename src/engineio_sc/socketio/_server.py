@@ -3,20 +3,20 @@ engine's public API alone."""
 
 from __future__ import annotations
 
-import inspect
 import json as json_module
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
-from types import CoroutineType, TracebackType
+from types import TracebackType
 from typing import Any, TypeVar, overload
 
 import anyio
 
 from .. import AsyncServer as EngineServer
 from .. import BackgroundTask, DisconnectReason
+from ._calls import call, fitted
 from ._clients import AckWaiter, Client, ClientTable, Socket
 from ._manager import AsyncManager, Callback, Outlet
 from ._namespace import AsyncNamespace
@@ -50,24 +50,6 @@ def _make_logger(logger: bool | logging.Logger) -> logging.Logger:
     if log.level == logging.NOTSET:
         log.setLevel(logging.INFO if logger else logging.ERROR)
     return log
-
-
-def _accepts(handler: Callable[..., Any], *args: Any) -> bool:
-    """Whether ``handler`` can be called with ``args``."""
-    try:
-        inspect.signature(handler).bind(*args)
-    except TypeError:
-        return False
-    except ValueError:  # no signature to read: assume it takes them
-        return True
-    return True
-
-
-async def _call(handler: Callable[..., Any], *args: Any) -> Any:
-    result = handler(*args)
-    if type(result) is CoroutineType or inspect.isawaitable(result):
-        result = await result
-    return result
 
 
 def _ack_args(result: Any) -> list[Any]:
@@ -242,7 +224,7 @@ class AsyncServer:
     async def _trigger(self, event: str, namespace: str, *args: Any) -> Any:
         handler, call_args = self._event_handler(event, namespace, args)
         if handler is not None:
-            return await _call(handler, *call_args)
+            return await call(handler, *call_args)
         namespace_handler, call_args = self._namespace_handler(namespace, args)
         if namespace_handler is not None:
             return await namespace_handler.trigger_event(event, *call_args)
@@ -253,9 +235,7 @@ class AsyncServer:
         it takes (the last one is optional)."""
         handler, call_args = self._event_handler(event, namespace, args)
         if handler is not None:
-            if not _accepts(handler, *call_args):
-                call_args = call_args[:-1]
-            return await _call(handler, *call_args)
+            return await call(handler, *fitted(handler, call_args))
         namespace_handler, call_args = self._namespace_handler(namespace, args)
         if namespace_handler is not None:
             return await namespace_handler.trigger_fitted(event, *call_args)
@@ -540,7 +520,7 @@ class AsyncServer:
         if callback is None:
             return
         try:
-            await _call(callback, *ack.args)
+            await call(callback, *ack.args)
         except Exception:
             self.logger.exception("ack callback error")
 
