@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -470,6 +471,11 @@ async def test_sessions(
     async with eio.session(sid) as session:
         session["b"] = 2
     assert await eio.get_session(sid) == {"a": 1, "b": 2}
+    with contextlib.suppress(RuntimeError):  # the block fails
+        async with eio.session(sid) as session:
+            await eio.save_session(sid, {"replaced": True})
+            raise RuntimeError
+    assert await eio.get_session(sid) == {"a": 1, "b": 2}  # saved on the way out
     assert eio.transport(sid) == "polling"
     with pytest.raises(KeyError):
         await eio.get_session("nope")

@@ -10,6 +10,7 @@ Socket.IO event (``2``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -775,10 +776,10 @@ async def test_call_times_out(virtual: bool) -> None:
             await sio.call("q", to=sid, timeout=0.5)
         assert isinstance(caught.value, socketio.exceptions.TimeoutError)
         assert close_to(anyio.current_time() - start, 0.5, virtual)
+        assert sio.clients.clients[ws.eio_sid].callbacks == {}  # no longer awaited
         assert await ws.receive() == '420["q"]'
         await ws.send('430["too late"]')  # ignored
         await ws.still_open()
-        assert sio.clients.clients[ws.eio_sid].callbacks == {}
 
 
 async def test_call_ends_when_the_client_goes(virtual: bool) -> None:
@@ -884,6 +885,11 @@ async def test_sessions_and_environ() -> None:
         async with sio.session(sid) as session:
             session["user"] = "ada"
         assert await sio.get_session(sid) == {"user": "ada"}
+        with contextlib.suppress(RuntimeError):  # the block fails
+            async with sio.session(sid) as session:
+                await sio.save_session(sid, {"replaced": True})
+                raise RuntimeError
+        assert await sio.get_session(sid) == {"user": "ada"}  # saved on the way out
         with pytest.raises(KeyError):
             await sio.get_session(sid, namespace="/other")
         environ = sio.get_environ(sid)
