@@ -187,6 +187,8 @@ def _progress(result: RunResult, scenario: Scenario) -> str:
             f"p50 {result.p50_ms or 0:.2f} ms, p99 {result.p99_ms or 0:.2f} ms"
         )
     cpu = f"cpu server {result.server_cpu_pct or 0:.0f}% loadgen {result.loadgen_cpu_pct or 0:.0f}%"
+    if result.gc_pct is not None:
+        cpu += f" (gc {result.gc_pct:.0f}%, collections {result.gc_collections})"
     failures = result.failure_count()
     return f"{head} {figures}, {cpu}" + (f", {failures} FAILURES" if failures else "")
 

@@ -47,6 +47,7 @@ def columns(scenario: Scenario) -> list[Column]:
     cpu = [
         Column("server CPU %", _field("server_cpu_pct"), "pct"),
         Column("loadgen CPU %", _field("loadgen_cpu_pct"), "pct"),
+        Column("GC % of server CPU", _field("gc_pct"), "pct"),
     ]
     if scenario.loadgen == "idle":
         return [

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .loadgen import Event, LoadgenError, LoadgenGroup
-from .servers import ServerProcess
+from .servers import GcTotals, ServerProcess
 from .stats import Histogram
 
 MESSAGE_SIZE = 100
@@ -81,6 +81,8 @@ class RunResult:
     p99_ms: float | None = None
     server_cpu_pct: float | None = None
     loadgen_cpu_pct: float | None = None
+    gc_pct: float | None = None  # the collector's share of the server's CPU time
+    gc_collections: list[int] | None = None  # collections of generations 0, 1, 2
     opened: int = 0
     failed_opens: int = 0
     unexpected_closes: int = 0
@@ -111,10 +113,12 @@ class _Samples:
     server_cpu: float = 0.0
     loadgen_cpu: float = 0.0
     wall: float = 0.0
+    gc: GcTotals | None = None
 
     @classmethod
     def take(cls, server: ServerProcess, group: LoadgenGroup) -> _Samples:
-        return cls(server.cpu_seconds(), group.cpu_seconds(), time.monotonic())
+        gc = server.gc_totals()
+        return cls(server.cpu_seconds(), group.cpu_seconds(), time.monotonic(), gc)
 
 
 def _loadgen_args(scenario: Scenario, server: ServerProcess, raw: bool) -> list[str]:
@@ -161,6 +165,12 @@ def _record_window(result: RunResult, events: list[Event], start: _Samples, end:
     wall = end.wall - start.wall
     result.server_cpu_pct = 100 * (end.server_cpu - start.server_cpu) / wall
     result.loadgen_cpu_pct = 100 * (end.loadgen_cpu - start.loadgen_cpu) / wall
+    cpu = end.server_cpu - start.server_cpu
+    if start.gc is not None and end.gc is not None:
+        if cpu > 0:
+            result.gc_pct = 100 * (end.gc.gc_s - start.gc.gc_s) / cpu
+        pairs = zip(start.gc.collections, end.gc.collections, strict=True)
+        result.gc_collections = [after - before for before, after in pairs]
 
 
 def _drive(
