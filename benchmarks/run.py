@@ -1,15 +1,17 @@
 """Benchmark runner: engineio_sc against python-engineio and a bare echo.
 
-From the repository root, after ``pip install -e ".[test]"`` and ``npm ci`` in
+From the repository root, after ``pip install -e ".[bench]"`` and ``npm ci`` in
 ``benchmarks/loadgen``::
 
     python benchmarks/run.py --quick                  # smoke run, under a minute
     python benchmarks/run.py --repeat 3 --json out.json --markdown benchmarks/results/latest.md
+    python benchmarks/charts.py out.json              # the charts of a saved run, again
 
 Every configuration (application x ASGI server) runs as a subprocess on 127.0.0.1;
 the Node.js load generator (``benchmarks/loadgen``) drives each scenario. The
 configurations are interleaved within each repetition, and the tables show the
-median of the repetitions with their range. See ``benchmarks/README.md``.
+median of the repetitions with their range; with ``--markdown``, charts of them
+(SVG) are written next to the tables. See ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchlib import report
+from benchlib import charts, report
 from benchlib.loadgen import LOADGEN_DIR, LoadgenError, node_binary
-from benchlib.scenarios import RunResult, Scenario, run_scenario
+from benchlib.scenarios import RunResult, Saved, Scenario, run_scenario
 from benchlib.servers import CONFIGS, Config, ServerProcess
 
 HERE = Path(__file__).resolve().parent
@@ -322,7 +324,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--repeat", type=int, default=None, help="repetitions (default 3; 1 with --quick)"
     )
     parser.add_argument("--json", type=Path, help="write every run and the environment here")
-    parser.add_argument("--markdown", type=Path, help="write the tables here")
+    parser.add_argument(
+        "--markdown", type=Path, help="write the tables here, and the charts next to them"
+    )
     parser.add_argument(
         "--report-from",
         type=Path,
@@ -354,18 +358,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def write_markdown(path: Path, text: str, saved: Saved) -> None:
+    """The tables, and next to them the charts (``<stem>-<chart>.svg``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    for written in charts.write(saved, path.with_suffix("")):
+        print(f"wrote {written}", file=sys.stderr)  # stdout: the tables alone
+
+
 def rerender(path: Path, markdown: Path | None) -> int:
-    """Print (and write) the tables of a saved ``--json`` file again, e.g. after a report change."""
-    data = json.loads(path.read_text())
-    chosen = [Scenario(**s) for s in data["scenarios"]]
-    results = [RunResult(**r) for r in data["runs"]]
-    names = {r.config for r in results}
-    configs = [c for c in CONFIGS if c.name in names]
-    repeat = max((r.rep for r in results), default=0)
-    text = render(data["environment"], chosen, configs, results, repeat)
+    """Print (and write, with the charts) the tables of a saved ``--json`` file again,
+    e.g. after a report change."""
+    saved = Saved.read(path)
+    text = render(saved.environment, saved.scenarios, saved.configs, saved.runs, saved.repeat)
     print(text)
     if markdown:
-        markdown.write_text(text)
+        write_markdown(markdown, text, saved)
     return 0
 
 
@@ -398,16 +406,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     env["total_seconds"] = round(time.monotonic() - started)
     text = render(env, chosen, configs, results, repeat)
     print("\n" + text)
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(text)
+    saved = Saved(env, chosen, results)
     if args.json:
-        data = {
-            "environment": env,
-            "scenarios": [dataclasses.asdict(s) for s in chosen],
-            "runs": [dataclasses.asdict(r) for r in results],
-        }
-        args.json.write_text(json.dumps(data, indent=2) + "\n")
+        saved.write(args.json)
+    if args.markdown:
+        write_markdown(args.markdown, text, saved)
     return 1 if any(r.failure_count() for r in results) else 0
 
 

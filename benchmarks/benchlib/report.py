@@ -42,16 +42,30 @@ def _field(name: str) -> Getter:
     return get
 
 
+server_cpu = _field("server_cpu_pct")
+"""The server's CPU use in the measured window (the hold, for idle sessions), % of a core."""
+kib_per_session = _memory("kib_per_session")
+"""The worker's memory per idle session: its RSS held above its RSS before, per session opened."""
+
+
+def open_rate(run: RunResult) -> float | None:
+    """Idle sessions opened per second of opening them."""
+    if not run.ok or run.memory is None:
+        return None
+    seconds = run.memory.get("open_s")
+    return float(run.memory["sessions"]) / float(seconds) if seconds else None
+
+
 def columns(scenario: Scenario) -> list[Column]:
     """The figures shown for ``scenario``: throughput tables, or the memory table."""
     cpu = [
-        Column("server CPU %", _field("server_cpu_pct"), "pct"),
+        Column("server CPU %", server_cpu, "pct"),
         Column("loadgen CPU %", _field("loadgen_cpu_pct"), "pct"),
         Column("GC % of server CPU", _field("gc_pct"), "pct"),
     ]
     if scenario.loadgen == "idle":
         return [
-            Column("KiB/session", _memory("kib_per_session"), "one"),
+            Column("KiB/session", kib_per_session, "one"),
             Column("sessions opened", _memory("sessions"), "int"),
             Column("RSS before MiB", _memory("rss_before_kib", 1024), "one"),
             Column("RSS held MiB", _memory("rss_held_kib", 1024), "one"),
@@ -100,6 +114,15 @@ def _by_rep(runs: Sequence[RunResult], scenario: Scenario, config: str) -> dict[
     return {r.rep: get(r) for r in _runs_of(runs, scenario.name, config)}
 
 
+def figure(
+    runs: Sequence[RunResult], scenario: Scenario, config: str, get: Getter | None = None
+) -> Spread | None:
+    """One figure of a configuration over the repetitions (by default the scenario's
+    first: its rate, or KiB per idle session), as the tables show it."""
+    get = get or columns(scenario)[0].get
+    return spread([get(r) for r in _runs_of(runs, scenario.name, config)])
+
+
 def _paired(
     mine: dict[int, float | None],
     other: dict[int, float | None],
@@ -122,6 +145,14 @@ def paired_ratios(mine: dict[int, float | None], other: dict[int, float | None])
     """
     nonzero = {rep: value or None for rep, value in other.items()}
     return spread(list(_paired(mine, nonzero, operator.truediv).values()))
+
+
+def ceiling_ratio(runs: Sequence[RunResult], scenario: Scenario, config: Config) -> Spread | None:
+    """The configuration's first figure ÷ its ceiling's on the same server (the ÷ bare
+    column), taken within each repetition."""
+    return paired_ratios(
+        _by_rep(runs, scenario, config.name), _by_rep(runs, scenario, config.ceiling.name)
+    )
 
 
 def _ratio(value: Spread | None) -> str:
@@ -155,7 +186,10 @@ def _ratio_columns(scenario: Scenario) -> dict[str, str]:
 def _row(runs: Sequence[RunResult], scenario: Scenario, config: Config) -> list[str]:
     mine = _runs_of(runs, scenario.name, config.name)
     cells = [f"{APP_TITLES[config.app]} / {config.server}"]
-    cells += [format_spread(spread([c.get(r) for r in mine]), c.digits) for c in columns(scenario)]
+    cells += [
+        format_spread(figure(runs, scenario, config.name, c.get), c.digits)
+        for c in columns(scenario)
+    ]
     headline = _by_rep(runs, scenario, config.name)
     references = REFERENCES.get(config.app)
     for column in _ratio_columns(scenario):
@@ -331,7 +365,7 @@ def _added_kib(
     runs: Sequence[RunResult], scenario: Scenario, config: str
 ) -> dict[int, float | None]:
     """KiB per idle session above the bare echo on the same server, by repetition."""
-    bare = _by_rep(runs, scenario, "bare/" + config.split("/", 1)[1])
+    bare = _by_rep(runs, scenario, Config(*config.split("/", 1)).ceiling.name)
     return _paired(_by_rep(runs, scenario, config), bare, operator.sub)
 
 

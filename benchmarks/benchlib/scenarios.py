@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import tempfile
 import time
@@ -10,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .loadgen import Event, LoadgenError, LoadgenGroup
-from .servers import GcTotals, ServerProcess
+from .servers import CONFIGS, Config, GcTotals, ServerProcess
 from .stats import Histogram
 
 MESSAGE_SIZE = 100
@@ -104,6 +106,46 @@ class RunResult:
             + len(self.server_log_problems)
             + (0 if self.ok else 1)
         )
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A run of the suite as ``run.py --json`` writes it: the environment, the
+    scenarios and every run."""
+
+    environment: dict[str, Any]
+    scenarios: list[Scenario]
+    runs: list[RunResult]
+
+    @classmethod
+    def read(cls, path: Path) -> Saved:
+        """Read a ``--json`` file."""
+        data = json.loads(path.read_text())
+        return cls(
+            data["environment"],
+            [Scenario(**s) for s in data["scenarios"]],
+            [RunResult(**r) for r in data["runs"]],
+        )
+
+    def write(self, path: Path) -> None:
+        """Write it as ``--json`` does."""
+        data = {
+            "environment": self.environment,
+            "scenarios": [dataclasses.asdict(s) for s in self.scenarios],
+            "runs": [dataclasses.asdict(r) for r in self.runs],
+        }
+        path.write_text(json.dumps(data, indent=2) + "\n")
+
+    @property
+    def configs(self) -> list[Config]:
+        """The configurations that ran, in the suite's order."""
+        names = {r.config for r in self.runs}
+        return [c for c in CONFIGS if c.name in names]
+
+    @property
+    def repeat(self) -> int:
+        """How many repetitions ran."""
+        return max((r.rep for r in self.runs), default=0)
 
 
 @dataclass

@@ -74,6 +74,12 @@ class Config:
         scenarios only, and only they run on it)."""
         return self.app in SOCKETIO_APPS
 
+    @property
+    def ceiling(self) -> Config:
+        """The bare application of its protocol on the same server: the most any layer
+        could reach there (the bare Socket.IO server for a Socket.IO application)."""
+        return Config("bare_sio" if self.socketio else "bare", self.server)
+
     def missing_modules(self) -> list[str]:
         """The modules the application needs that this interpreter cannot import."""
         return [name for name in REQUIRES[self.app] if not _installed(name)]
