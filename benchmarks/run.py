@@ -17,6 +17,7 @@ median of the repetitions with their range; with ``--markdown``, charts of them
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import fnmatch
@@ -48,9 +49,13 @@ SCENARIO_NAMES = (
     "sio-fanout",
     "poll-echo",
     "sessions",
-    "idle-memory",
+    "idle-1k",
+    "idle-10k",
+    "idle-50k",
 )
-PING_PROFILES = {"default": (25.0, 20.0), "idle": (5.0, 5.0), "quick-idle": (1.0, 1.0)}
+IDLE_SIZES = {"idle-1k": 1_000, "idle-10k": 10_000, "idle-50k": 50_000}
+IDLE_HOLDS = {"idle-1k": 30.0, "idle-10k": 30.0, "idle-50k": 60.0}  # seconds, with 25 s pings
+PING_PROFILES = {"default": (25.0, 20.0), "quick-idle": (1.0, 1.0)}
 NOT_VERSIONS = ("date", "command", "cpus", "cpu_model", "kernel", "gc_threshold", "skipped")
 PACKAGES = (
     "engineio_sc",
@@ -73,8 +78,7 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
     quick = args.quick
     d = args.duration or (0.5 if quick else 6.0)
     w = args.warmup if args.warmup is not None else (0.2 if quick else 1.0)
-    idle_profile = "quick-idle" if quick else "idle"
-    hold = args.idle_hold or (1.3 if quick else 8.0)
+    idle_profile = "quick-idle" if quick else "default"
     return [
         Scenario("ws-echo", "ws-echo", 50 if quick else 100, d, w),
         Scenario("ws-echo-1000", "ws-echo", 200 if quick else 1000, d, w),
@@ -82,15 +86,18 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
         Scenario("sio-fanout", "sio-fanout", 100 if quick else 1000, d, w),
         Scenario("poll-echo", "poll-echo", 20 if quick else 100, d, w),
         Scenario("sessions", "sessions", args.sessions_clients or (8 if quick else 32), d, w),
-        Scenario(
-            "idle-memory",
-            "idle",
-            args.idle_sessions or (500 if quick else 10_000),
-            hold,
-            0.0,
-            profile=idle_profile,
-            procs=args.loadgen_procs,
-            open_deadline=args.idle_open_deadline or (20.0 if quick else 45.0),
+        *(
+            Scenario(
+                name,
+                "idle",
+                size // 100 if quick else size,
+                args.idle_hold or (1.3 if quick else IDLE_HOLDS[name]),
+                0.0,
+                profile=idle_profile,
+                procs=args.loadgen_procs,
+                open_deadline=args.idle_open_deadline or (20.0 if quick else max(45.0, size / 500)),
+            )
+            for name, size in IDLE_SIZES.items()
         ),
     ]
 
@@ -108,7 +115,11 @@ def _apply_loadgen_procs(chosen: list[Scenario], procs: int) -> list[Scenario]:
 def raise_open_files_limit(needed: int) -> int:
     """Raise this process's (and so its children's) open-files limit as far as allowed."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        with contextlib.suppress(ValueError, OSError):  # raising the hard limit needs root
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, needed))
+            soft, hard = needed, needed
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, needed)
     if soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     if target < needed:
@@ -336,12 +347,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="measured seconds per echo/sessions run")
     parser.add_argument("--warmup", type=float, help="unmeasured seconds before each window")
     parser.add_argument("--sessions-clients", type=int, help="concurrent clients of 'sessions'")
-    parser.add_argument("--idle-sessions", type=int, help="sessions opened by 'idle-memory'")
-    parser.add_argument("--idle-hold", type=float, help="seconds 'idle-memory' holds them")
+    parser.add_argument("--idle-hold", type=float, help="seconds the idle scenarios hold them")
     parser.add_argument(
         "--idle-open-deadline",
         type=float,
-        help="seconds 'idle-memory' may spend opening them (default 45; the rest count as failed)",
+        help="seconds an idle scenario may spend opening them (default: 45, or 1 s per 500 "
+        "sessions; the rest count as failed)",
     )
     parser.add_argument(
         "--loadgen-procs",

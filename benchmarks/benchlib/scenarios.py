@@ -258,6 +258,9 @@ def _memory_figures(
         "dropped": max(result.opened - still_open, result.unexpected_closes),
         "pings_min": min(pings) if pings else None,
         "pings_total": sum(int(e.get("pings_total") or 0) for e in results),
+        "pings_window": sum(int(e.get("pings_window") or 0) for e in results),
+        "pings_late": sum(int(e.get("pings_late") or 0) for e in results),
+        "ping_gap_max_s": max((float(e.get("ping_gap_max_s") or 0) for e in results), default=0),
     }
 
 
