@@ -38,7 +38,7 @@ from typing import Any
 
 from benchlib import charts, report
 from benchlib.loadgen import LOADGEN_DIR, LoadgenError, node_binary
-from benchlib.scenarios import RunResult, Saved, Scenario, run_scenario
+from benchlib.scenarios import PING_PROFILES, RunResult, Saved, Scenario, run_scenario
 from benchlib.servers import CONFIGS, Config, ServerProcess
 
 HERE = Path(__file__).resolve().parent
@@ -55,7 +55,6 @@ SCENARIO_NAMES = (
 )
 IDLE_SIZES = {"idle-1k": 1_000, "idle-10k": 10_000, "idle-50k": 50_000}
 IDLE_HOLDS = {"idle-1k": 30.0, "idle-10k": 30.0, "idle-50k": 60.0}  # seconds, with 25 s pings
-PING_PROFILES = {"default": (25.0, 20.0), "quick-idle": (1.0, 1.0)}
 NOT_VERSIONS = ("date", "command", "cpus", "cpu_model", "kernel", "gc_threshold", "skipped")
 PACKAGES = (
     "engineio_sc",

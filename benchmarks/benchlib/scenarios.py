@@ -21,6 +21,8 @@ CLOSE_TIMEOUT = 20  # seconds a session may take to close
 NOT_OPENED = "not opened before the setup deadline"
 OPEN_ERRORS = ("open failed", NOT_OPENED)
 SESSIONS_PER_LOADGEN = 5000
+PING_PROFILES = {"default": (25.0, 20.0), "quick-idle": (1.0, 1.0)}
+"""The servers' ping interval and timeout (seconds) of each scenario profile."""
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,11 @@ def _loadgen_args(scenario: Scenario, server: ServerProcess, raw: bool) -> list[
     args += ["--deadline", str(math.ceil(deadline)), "--close-timeout", str(CLOSE_TIMEOUT)]
     if scenario.open_deadline:
         args += ["--open-deadline", str(scenario.open_deadline)]
-    return [*args, "--raw"] if raw else args
+    if not raw:
+        return args
+    if scenario.loadgen == "idle":  # the bare server's sessions echo a frame as often as pings come
+        args += ["--idle-echo", str(PING_PROFILES[scenario.profile][0])]
+    return [*args, "--raw"]
 
 
 def _setup_timeout(scenario: Scenario) -> float:

@@ -19,6 +19,8 @@
 //                                learns that the others' clients have received a tick
 //       [--window 1]             sio-fanout: ticks in flight (sent, not yet received by every client)
 //       [--tick-timeout 10]      sio-fanout: seconds before a tick not received by every client fails
+//       [--idle-echo 0]          idle with --raw: every session sends a one-byte frame this often
+//                                (seconds, each from a random start), as a server's pings come
 //       [--deadline 600]         seconds: the process exits (status 3) after that, whatever happens
 //       [--controlled]           take commands from stdin (below) instead of timing itself
 //       [--warmup 1] [--duration 5]  seconds, when not --controlled
@@ -52,6 +54,7 @@ const OPTIONS = {
   hub: { type: "string", default: "" },
   window: { type: "string", default: "1" },
   "tick-timeout": { type: "string", default: "10" },
+  "idle-echo": { type: "string", default: "0" },
   deadline: { type: "string", default: "600" },
   controlled: { type: "boolean", default: false },
   warmup: { type: "string", default: "1" },
@@ -86,6 +89,7 @@ function makeContext(values) {
     hub: values.hub,
     window: Number(values.window),
     tickTimeoutMs: Number(values["tick-timeout"]) * 1000,
+    idleEchoMs: Number(values["idle-echo"]) * 1000,
     stats: new Stats(),
     running: false,
   };

@@ -64,14 +64,28 @@ export class SioEcho extends WsEcho {
 }
 
 /** Idle sessions: open them, answer pings, count the ones the server drops and the
- * pings that come late (after the announced interval, with a second's slack). */
+ * pings that come late (after the announced interval, with a second's slack). On a
+ * bare WebSocket (`ctx.raw`, no pings) with `ctx.idleEchoMs`, each session instead
+ * sends a one-byte frame that often, from a random start, and its echo counts as a
+ * ping: the same traffic, for the bare server's cost of it. */
 export class Idle extends WsEcho {
   constructor(ctx) {
     super(ctx);
     this.pingsBefore = 0;
+    this.timers = [];
   }
 
-  go() {}
+  go() {
+    const every = this.ctx.idleEchoMs;
+    if (!this.ctx.raw || !every) return;
+    for (const session of this.sessions) {
+      const first = setTimeout(() => {
+        session.poke();
+        this.timers.push(setInterval(() => session.poke(), every));
+      }, Math.random() * every);
+      this.timers.push(first);
+    }
+  }
 
   measure() {
     this.pingsBefore = this.sessions.reduce((sum, s) => sum + s.pings, 0);
@@ -80,7 +94,10 @@ export class Idle extends WsEcho {
   stop() {
     const alive = this.sessions.filter((s) => !s.closed);
     const pings = alive.map((s) => s.pings);
-    const total = this.sessions.reduce((sum, s) => sum + s.pings, 0);
+    for (const timer of this.timers) clearInterval(timer);
+    const total = this.ctx.raw
+      ? this.pingsBefore + this.ctx.stats.latency.count
+      : this.sessions.reduce((sum, s) => sum + s.pings, 0);
     const now = performance.now();
     const overdue = alive.filter((s) => s.overdue(now) > 0).length;
     const gap = alive.reduce((max, s) => Math.max(max, s.maxPingGap), 0);

@@ -160,6 +160,14 @@ export class WsSession {
     this.ws.send(this.frame(message));
   }
 
+  /** Send a one-byte frame whose echo is expected (an idle bare session's "ping"). */
+  poke() {
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN || this.expected !== null) return;
+    this.expected = "p";
+    this.sentAt = performance.now();
+    this.ws.send("p");
+  }
+
   /** Close from the client side and wait (bounded) for the close to complete. */
   close() {
     this.closing = true;

@@ -48,6 +48,7 @@ import trio
 import trio.lowlevel
 
 from ._backend import on_asyncio
+from ._heartbeats import Heartbeats
 from ._reasons import DisconnectReason
 from ._registry import SessionRegistry
 from ._tasks import Cancellable, StartTask
@@ -145,6 +146,7 @@ class Lifecycle:
         logger: logging.Logger,
     ) -> None:
         self._registry = registry
+        self.heartbeats = Heartbeats()  # runs in the group, for every session
         self._close_timeout = close_timeout
         self._log = logger
         self._tg: anyio.abc.TaskGroup | None = None
@@ -250,6 +252,7 @@ class Lifecycle:
                 self._tg = tg
                 self._registry.accepting = True
                 tg.start_soon(self._shutdown_when_asked)
+                tg.start_soon(self.heartbeats.run)
                 task_status.started()
                 await self._stop.wait()
                 tg.cancel_scope.cancel()

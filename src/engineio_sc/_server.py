@@ -182,7 +182,13 @@ class AsyncServer:
         self._lifecycle = Lifecycle(
             self._registry, close_timeout=self.options.close_timeout, logger=self.logger
         )
-        context = SessionContext(self.options, self.logger, self._handlers, self._registry)
+        context = SessionContext(
+            self.options,
+            self.logger,
+            self._handlers,
+            self._registry,
+            self._lifecycle.heartbeats,
+        )
         self._endpoint = Endpoint(context, self._lifecycle, self.generate_id, self._log_once)
 
     @property

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -40,6 +39,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from ._backend import BackendEvent, TaskGroup, Wakeup, clock, event_type, task_group, wakeup_type
 from ._dispatcher import Data, Dispatcher
 from ._handlers import Handlers
+from ._heartbeats import Heartbeats
 from ._http import WebSocket
 from ._options import Options
 from ._polling import CLOSE, NOOP, PollingTransport
@@ -78,6 +78,7 @@ class SessionContext:
     logger: logging.Logger
     handlers: Handlers
     registry: SessionRegistry
+    heartbeats: Heartbeats
 
 
 class Session:
@@ -99,10 +100,12 @@ class Session:
         "_drained",
         "_held",
         "_out",
+        "_pinging",
         "_reason",
         "_room",
         "_tasks",
         "_tg",
+        "_timer",
         "_told",
         "_wake",
         "_wound_down",
@@ -145,7 +148,9 @@ class Session:
         self._done: BackendEvent | None = None  # made for those who wait for the end
         self._reason = DisconnectReason.SERVER_DISCONNECT
         self._told = False  # the disconnect handler has been run
-        self._wake: Wakeup | None = None  # wakes the heartbeat: its deadline moved, or closing
+        self._wake: Wakeup | None = None  # wakes the heartbeat: its deadline came, or closing
+        self._timer = context.heartbeats.timer(self)  # keeps the deadline for the heartbeat
+        self._pinging: anyio.CancelScope | None = None  # a ping waiting to be written
         self.joining: anyio.CancelScope | None = None
         self.ws: WebSocketTransport | None = None
         self.polling: PollingTransport | None = None
@@ -187,8 +192,11 @@ class Session:
         for a polling session, in its request's task, on ``ws``, for a WebSocket one.
 
         This task is the session's heartbeat while the session is open (in this
-        frame, not a nested one: an idle session is mostly this wait)."""
+        frame, not a nested one: an idle session is mostly this wait). It waits
+        with no deadline: the server's :class:`Heartbeats` wakes it when the
+        session's deadline comes."""
         machine = self.machine
+        now = self.now
         try:
             async with task_group() as tg:
                 self._tg = tg
@@ -198,7 +206,9 @@ class Session:
                         tg.start_soon(WebSocketTransport(self, ws).read)
                     self._wake = wake = wakeup_type()()
                     while not machine.closed:
-                        await wake.wait(machine.deadline or math.inf)
+                        deadline = machine.deadline
+                        if deadline is None or deadline > now():
+                            await wake.wait()
                         if not machine.closed:
                             await self._beat()
                     await self._wind_down()
@@ -275,8 +285,23 @@ class Session:
         self.machine.accept(self.now())
         self.reschedule()
 
+    @property
+    def deadline(self) -> float | None:
+        """When the heartbeat must next wake (see :class:`Heartbeats`)."""
+        return self.machine.deadline
+
     def reschedule(self) -> None:
-        """The heartbeat's deadline moved: it waits for the new one."""
+        """The heartbeat's deadline moved: it is woken when the new one comes."""
+        self._timer.schedule()
+
+    def deadline_passed(self) -> None:
+        """The deadline has come (called by :class:`Heartbeats`): wake the heartbeat,
+        and give up a ping still waiting to be written, its pong now being late."""
+        if self._pinging is not None:
+            self._pinging.cancel()
+        self._wake_heartbeat()
+
+    def _wake_heartbeat(self) -> None:
         if self._wake is not None:
             self._wake.set()
 
@@ -310,7 +335,7 @@ class Session:
         if self.ws is not None:
             self.ws.queued()  # the writer delivers the rest and ends it
         self._made_room()  # who waits for room gives up
-        self.reschedule()  # the main task moves on to winding down
+        self._wake_heartbeat()  # the main task moves on to winding down
 
     def conflict(self, error: ProtocolError) -> ProtocolError:
         """A client sent overlapping requests: close the session, return the error."""
@@ -333,6 +358,7 @@ class Session:
         """The session is over: forget its sid and wake those waiting for the end.
         Called by :meth:`run`, or instead of it for a session refused before it ran."""
         self._context.registry.remove(self)
+        self._timer.cancel()
         self.machine.drained()
         if self._out is not None:
             self._out[1].close()
@@ -593,8 +619,10 @@ class Session:
         machine = self.machine
         event = machine.on_timer(self.now())
         if isinstance(event, PingDue):
-            with anyio.move_on_after(machine.ping_timeout):  # until the pong's deadline
+            self.reschedule()  # the pong's deadline, which cancels the ping if still waiting
+            with anyio.CancelScope() as self._pinging:
                 await self._ping()
+            self._pinging = None
         elif isinstance(event, PingTimedOut):
             self.log.info("%s: no pong within %ss", self.sid, machine.ping_timeout)
             self.close(DisconnectReason.PING_TIMEOUT, abort=True)
