@@ -1,0 +1,38 @@
+"""Clients of the npm socket.io-client, spread over three workers by nginx's
+sticky cookie, reach one another through Redis: in polling, WebSocket and
+upgrade mode."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from ..node_driver import needs_npm
+from .clients import FINAL_TRANSPORT, TRANSPORTS, node_fleet
+from .processes import Cluster, needs_nginx, needs_redis
+from .scenario import check_across_workers, open_spread
+
+pytestmark = [pytest.mark.anyio, needs_nginx, needs_redis, *needs_npm("socket.io-client")]
+
+DEADLINE = 20.0
+"""Seconds for one scenario."""
+PER_WORKER = 2
+"""Clients on each worker."""
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "trio"
+
+
+@pytest.mark.parametrize("mode", list(TRANSPORTS))
+async def test_node_clients_across_workers(cluster: Cluster, mode: str) -> None:
+    with anyio.fail_after(DEADLINE):
+        async with node_fleet() as fleet:
+            members = await open_spread(
+                lambda n: fleet.client(f"n{n}", cluster.by_cookie, mode),
+                cluster.workers,
+                PER_WORKER,
+            )
+            assert {member.client.transport for member in members} == {FINAL_TRANSPORT[mode]}
+            await check_across_workers(members)
