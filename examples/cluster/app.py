@@ -13,7 +13,7 @@ Run three workers from the repository root, with a Redis server at
 The environment:
 
 - ``REDIS_URL``: the Redis server (default ``redis://127.0.0.1:6379/0``);
-- ``SIO_CHANNEL``: the pub/sub channel the workers share (default ``socketio``);
+- ``REDIS_CHANNEL``: the pub/sub channel the workers share (default ``socketio``);
 - ``WORKER_NAME``: this worker's name, given in ``whoami``'s answer (default
   the host name and process id).
 
@@ -43,7 +43,7 @@ from typing import Any
 from engineio_sc import socketio
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-CHANNEL = os.environ.get("SIO_CHANNEL", "socketio")
+CHANNEL = os.environ.get("REDIS_CHANNEL", "socketio")
 WORKER = os.environ.get("WORKER_NAME") or f"{socket.gethostname()}:{os.getpid()}"
 ASK_TIMEOUT = 5.0
 """Seconds an ``ask`` waits for the other client's ack."""

@@ -50,6 +50,8 @@ class Client(Protocol):
     """Its sid, once open (it changes when the client reconnects)."""
     transport: str
     """The transport it uses, once open."""
+    server_disconnect: str
+    """The reason it gives when the server disconnects it."""
 
     async def open(self) -> None:
         """Connect (and upgrade, in the ``upgrade`` mode)."""
@@ -103,9 +105,7 @@ class NodeFleet:
         assert reply["ok"], f"{op} {fields}: {reply['error']}\n{self.stderr}"
         return reply
 
-    def client(
-        self, name: str, url: str, mode: str, *, reconnection: bool = False
-    ) -> NodeClient:
+    def client(self, name: str, url: str, mode: str, *, reconnection: bool = False) -> NodeClient:
         """A client (not yet open) of ``url`` in ``mode`` (a key of :data:`TRANSPORTS`)."""
         return NodeClient(self, name, url, mode, reconnection)
 
@@ -160,6 +160,8 @@ async def node_fleet() -> AsyncIterator[NodeFleet]:
 class NodeClient:
     """A client of the npm ``socket.io-client`` in a :class:`NodeFleet`."""
 
+    server_disconnect = "io server disconnect"
+
     def __init__(
         self, fleet: NodeFleet, name: str, url: str, mode: str, reconnection: bool
     ) -> None:
@@ -188,9 +190,7 @@ class NodeClient:
         return reply["reply"]
 
     async def next(self, event: str) -> list[Any]:
-        args: list[Any] = (await self._fleet.request("next", client=self.name, event=event))[
-            "args"
-        ]
+        args: list[Any] = (await self._fleet.request("next", client=self.name, event=event))["args"]
         if event == "connect":
             self.sid = args[0]
         return args
@@ -210,6 +210,8 @@ class PyClient:
 
     ``local_address`` is the address its connections come from (any of
     127.0.0.0/8 on loopback)."""
+
+    server_disconnect = "server disconnect"
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""A cluster for the package: a Redis server, three workers of
+"""A cluster for the package's tests: a Redis server, three workers of
 examples/cluster/app.py (Hypercorn's trio worker, uvicorn, Hypercorn's asyncio
 worker) and nginx with examples/cluster/nginx.conf in front of them."""
 
@@ -8,13 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from .processes import Cluster, running_cluster, running_redis
+from .processes import Cluster, running_cluster
 
 
 @pytest.fixture(scope="package")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """The cluster of the tests that leave it whole; nginx must log no error."""
-    prefix = tmp_path_factory.mktemp("nginx")
-    with running_redis() as redis_url, running_cluster(redis_url, "cluster", prefix) as cluster:
+    with running_cluster(tmp_path_factory.mktemp("cluster")) as cluster:
         yield cluster
         assert cluster.nginx_errors() == [], cluster.nginx.log.text

@@ -21,7 +21,6 @@ from .clients import Client
 MOST_CLIENTS = 40
 """The most clients :func:`open_spread` opens: even with three workers of equal
 chances, it needs so many once in about 10⁵ runs."""
-SERVER_DISCONNECT = "io server disconnect"
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ def by_worker(members: Sequence[Member]) -> dict[str, list[Member]]:
 
 async def shouted_until_end(member: Member) -> list[str]:
     """The texts ``member`` got in ``shouted`` before ``end``."""
-    texts = []
+    texts: list[str] = []
     for _ in range(10):
         [message] = await member.client.next("shouted")
         if message["text"] == "end":
@@ -84,15 +83,17 @@ async def check_across_workers(members: Sequence[Member]) -> None:
     ``members`` holds at least two clients on each of at least two workers.
     """
     groups = by_worker(members)
-    assert len(groups) >= 2 and all(len(group) >= 2 for group in groups.values()), groups
+    assert len(groups) >= 2, groups
+    assert all(len(group) >= 2 for group in groups.values()), groups
     firsts = [group[0] for group in groups.values()]
     seconds = [group[1] for group in groups.values()]
     sender = firsts[0]
 
     # A broadcast reaches everyone.
     assert await sender.client.call("shout", {"text": "to all"}) is True
+    shouted = [{"text": "to all", "from": sender.client.sid}]
     for member in members:
-        assert await member.client.next("shouted") == [{"text": "to all", "from": sender.client.sid}]
+        assert await member.client.next("shouted") == shouted
 
     # Rooms across workers: each worker's first client enters "red" itself; the
     # second ones are put in "blue" by a client on another worker (but one).
@@ -125,7 +126,7 @@ async def check_across_workers(members: Sequence[Member]) -> None:
     # A disconnect of a client on another worker.
     kicked = seconds[-1]
     assert await sender.client.call("kick", kicked.client.sid)
-    assert await kicked.client.next("disconnect") == [SERVER_DISCONNECT]
+    assert await kicked.client.next("disconnect") == [kicked.client.server_disconnect]
 
     # Every request of a client went to its worker (polling would fail otherwise).
     for member in members:

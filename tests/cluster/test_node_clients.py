@@ -8,8 +8,9 @@ import anyio
 import pytest
 
 from ..node_driver import needs_npm
+from ..redis.conftest import needs_redis
 from .clients import FINAL_TRANSPORT, TRANSPORTS, node_fleet
-from .processes import Cluster, needs_nginx, needs_redis
+from .processes import Cluster, needs_nginx
 from .scenario import check_across_workers, open_spread
 
 pytestmark = [pytest.mark.anyio, needs_nginx, needs_redis, *needs_npm("socket.io-client")]
@@ -35,4 +36,5 @@ async def test_node_clients_across_workers(cluster: Cluster, mode: str) -> None:
                 PER_WORKER,
             )
             assert {member.client.transport for member in members} == {FINAL_TRANSPORT[mode]}
+            await cluster.wait_subscribed(len(cluster.workers))
             await check_across_workers(members)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import anyio
 import pytest
 
+from ..redis.conftest import needs_redis
 from .clients import FINAL_TRANSPORT, TRANSPORTS, PyClient
-from .processes import Cluster, needs_nginx, needs_redis
+from .processes import Cluster, needs_nginx
 from .scenario import check_across_workers, open_spread
 
 pytestmark = [pytest.mark.anyio, needs_nginx, needs_redis]
@@ -36,6 +37,7 @@ async def test_python_clients_across_workers(cluster: Cluster, mode: str) -> Non
         try:
             members = await open_spread(new_client, cluster.workers, PER_WORKER)
             assert {member.client.transport for member in members} == {FINAL_TRANSPORT[mode]}
+            await cluster.wait_subscribed(len(cluster.workers))
             await check_across_workers(members)
         finally:
             for client in clients:

@@ -120,16 +120,22 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
 
 
-def worker_command(kind: str) -> list[str]:
-    """The command that serves tests.redis.app under ``kind`` (see :data:`WORKERS`)."""
+APP = "tests.redis.app:app"
+
+
+def worker_command(kind: str, app: str = APP) -> list[str]:
+    """The command that serves ``app`` under ``kind`` (see :data:`WORKERS`)."""
     executable, *args = WORKERS[kind]
-    return [str(BIN_DIR / executable), "tests.redis.app:app", *args]
+    return [str(BIN_DIR / executable), app, *args]
 
 
 @contextmanager
-def running_workers(redis_url: str, kinds: list[str]) -> Iterator[list[RunningServer]]:
-    """One worker of each of ``kinds``, named ``w1``, ``w2``... after their place,
-    sharing the Redis of ``redis_url``; each must exit cleanly on the way out."""
+def running_workers(
+    redis_url: str, kinds: list[str], app: str = APP
+) -> Iterator[list[RunningServer]]:
+    """One worker of ``app`` of each of ``kinds``, named ``w1``, ``w2``... after
+    their place, sharing the Redis of ``redis_url``; each must exit cleanly on the
+    way out."""
     with ExitStack() as stack:
         workers = []
         for number, kind in enumerate(kinds, 1):
@@ -138,7 +144,7 @@ def running_workers(redis_url: str, kinds: list[str]) -> Iterator[list[RunningSe
                 stack.enter_context(
                     running_server(
                         f"w{number} ({kind})",
-                        worker_command(kind),
+                        worker_command(kind, app),
                         listening=LISTENING,
                         start_deadline=START_DEADLINE,
                         env=env,
