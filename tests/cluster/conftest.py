@@ -13,7 +13,9 @@ from .processes import Cluster, running_cluster
 
 @pytest.fixture(scope="package")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """The cluster of the tests that leave it whole; nginx must log no error."""
+    """The cluster of the tests that leave it whole; no worker may log a warning
+    or an error, nor nginx an error."""
     with running_cluster(tmp_path_factory.mktemp("cluster")) as cluster:
         yield cluster
+        assert cluster.worker_problems() == {}
         assert cluster.nginx_errors() == [], cluster.nginx.log.text

@@ -23,7 +23,7 @@ import coredis
 import pytest
 
 from ..redis.conftest import running_redis, running_workers
-from ..servers import REPO_ROOT, RunningServer, free_port, running_server
+from ..servers import REPO_ROOT, RunningServer, application_log, free_port, running_server
 
 EXAMPLE = REPO_ROOT / "examples" / "cluster"
 NGINX_CONF = EXAMPLE / "nginx.conf"
@@ -104,6 +104,12 @@ class Cluster:
         worker = self.workers[name]
         worker.signal(signal.SIGKILL)
         worker.wait_exit()
+
+    def worker_problems(self) -> dict[str, str]:
+        """The logs of the workers that logged a warning, an error or a traceback."""
+        logs = {name: application_log(worker.log.text) for name, worker in self.workers.items()}
+        bad = ("WARNING", "ERROR", "Traceback")
+        return {name: log for name, log in logs.items() if any(word in log for word in bad)}
 
     def nginx_errors(self) -> list[str]:
         """The lines of nginx's log so far that are worse than a warning."""

@@ -43,9 +43,11 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def doomed_cluster(tmp_path: Path) -> Iterator[Cluster]:
-    """A cluster of the test's own; nginx may log errors about the killed worker only."""
+    """A cluster of the test's own; the workers left may log no warning or error,
+    and nginx errors about the killed worker only."""
     with running_cluster(tmp_path) as cluster:
         yield cluster
+        assert set(cluster.worker_problems()) <= {SINGLE_PROCESS}
         killed = f"127.0.0.1:{cluster.workers[SINGLE_PROCESS].port}"
         others = [line for line in cluster.nginx_errors() if killed not in line]
         assert others == [], cluster.nginx.log.text
