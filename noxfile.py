@@ -58,7 +58,7 @@ def example(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """The benchmark suite (``-- --quick`` for a smoke run; see benchmarks/README.md)."""
-    _install(session, "test")
+    _install(session, "bench")
     with session.chdir("benchmarks/loadgen"):
         session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
     session.run("python", "benchmarks/run.py", *session.posargs)

@@ -17,6 +17,8 @@ echo out), ``poll-echo`` (one polling session, a ``POST`` of a message then
 opened, its open packet read, and closed by the client), ``tasks`` (a task started
 with the Engine.IO server's ``start_background_task``, given a done callback and
 awaited, as python-socketio does for each event it receives; ``eio_sc`` and
+``pyeio`` only), ``ping`` (a WebSocket session pinged by the server as often as it may, every
+ping answered at once: the heartbeat's cost per ping-pong cycle; ``eio_sc`` and
 ``pyeio`` only), ``sio-echo`` (a Socket.IO event and its acknowledgement over
 WebSocket; the Socket.IO apps only: ``sio_native``, python-socketio on engineio_sc
 ``sio_sc``, and on python-engineio ``sio_pyeio``). Applications are those of
@@ -63,7 +65,8 @@ APPS = {
     "sio_pyeio": "sio_pyeio",
 }
 SOCKETIO_APPS = ("sio_native", "sio_sc", "sio_pyeio")
-SCENARIOS = ("ws-echo", "poll-echo", "sessions", "sio-echo", "tasks")
+SCENARIOS = ("ws-echo", "poll-echo", "sessions", "sio-echo", "tasks", "ping")
+PING_INTERVAL = "0.0001"  # seconds: the ping scenario's server pings as soon as it may
 
 Message = dict[str, Any]
 App = Callable[
@@ -225,6 +228,16 @@ async def sio_echo(harness: Harness, ops: int) -> None:
     put({"type": "websocket.disconnect", "code": 1000})
 
 
+async def ping(harness: Harness, ops: int) -> None:
+    put, take, _ = await harness.websocket()
+    pong = {"type": "websocket.receive", "text": "3"}
+    for _ in range(ops):
+        pinged = await take()
+        assert pinged.get("text") == "2", pinged
+        put(pong)
+    put({"type": "websocket.disconnect", "code": 1000})
+
+
 async def tasks(harness: Harness, ops: int) -> None:
     async def handler() -> None:
         await anyio.lowlevel.checkpoint()
@@ -244,6 +257,7 @@ RUNS = {
     "sessions": sessions,
     "sio-echo": sio_echo,
     "tasks": tasks,
+    "ping": ping,
 }
 
 
@@ -334,8 +348,10 @@ def main() -> None:
         raise SystemExit("python-engineio and python-socketio run on asyncio only")
     if (args.scenario == "sio-echo") != (args.app in SOCKETIO_APPS):
         raise SystemExit("sio-echo is the scenario of the Socket.IO apps, and theirs alone")
-    if args.scenario == "tasks" and args.app not in ("eio_sc", "pyeio"):
-        raise SystemExit("tasks is a scenario of the Engine.IO servers: eio_sc and pyeio")
+    if args.scenario in ("tasks", "ping") and args.app not in ("eio_sc", "pyeio"):
+        raise SystemExit(f"{args.scenario} is a scenario of the Engine.IO servers: eio_sc, pyeio")
+    if args.scenario == "ping":
+        os.environ["BENCH_PING_INTERVAL"] = PING_INTERVAL
     ops = args.ops if args.ops is not None else (2_000 if args.scenario == "sessions" else 20_000)
     label = f"{args.scenario} {args.app} on {args.backend}"
     if args.instructions:

@@ -1,20 +1,23 @@
 """Benchmark runner: engineio_sc against python-engineio and a bare echo.
 
-From the repository root, after ``pip install -e ".[test]"`` and ``npm ci`` in
+From the repository root, after ``pip install -e ".[bench]"`` and ``npm ci`` in
 ``benchmarks/loadgen``::
 
     python benchmarks/run.py --quick                  # smoke run, under a minute
     python benchmarks/run.py --repeat 3 --json out.json --markdown benchmarks/results/latest.md
+    python benchmarks/charts.py out.json              # the charts of a saved run, again
 
 Every configuration (application x ASGI server) runs as a subprocess on 127.0.0.1;
 the Node.js load generator (``benchmarks/loadgen``) drives each scenario. The
 configurations are interleaved within each repetition, and the tables show the
-median of the repetitions with their range. See ``benchmarks/README.md``.
+median of the repetitions with their range; with ``--markdown``, charts of them
+(SVG) are written next to the tables. See ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import fnmatch
@@ -33,9 +36,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchlib import report
+from benchlib import charts, report
 from benchlib.loadgen import LOADGEN_DIR, LoadgenError, node_binary
-from benchlib.scenarios import RunResult, Scenario, run_scenario
+from benchlib.scenarios import RunResult, Saved, Scenario, run_scenario
 from benchlib.servers import CONFIGS, Config, ServerProcess
 
 HERE = Path(__file__).resolve().parent
@@ -46,9 +49,13 @@ SCENARIO_NAMES = (
     "sio-fanout",
     "poll-echo",
     "sessions",
-    "idle-memory",
+    "idle-1k",
+    "idle-10k",
+    "idle-50k",
 )
-PING_PROFILES = {"default": (25.0, 20.0), "idle": (5.0, 5.0), "quick-idle": (1.0, 1.0)}
+IDLE_SIZES = {"idle-1k": 1_000, "idle-10k": 10_000, "idle-50k": 50_000}
+IDLE_HOLDS = {"idle-1k": 30.0, "idle-10k": 30.0, "idle-50k": 60.0}  # seconds, with 25 s pings
+PING_PROFILES = {"default": (25.0, 20.0), "quick-idle": (1.0, 1.0)}
 NOT_VERSIONS = ("date", "command", "cpus", "cpu_model", "kernel", "gc_threshold", "skipped")
 PACKAGES = (
     "engineio_sc",
@@ -71,8 +78,7 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
     quick = args.quick
     d = args.duration or (0.5 if quick else 6.0)
     w = args.warmup if args.warmup is not None else (0.2 if quick else 1.0)
-    idle_profile = "quick-idle" if quick else "idle"
-    hold = args.idle_hold or (1.3 if quick else 8.0)
+    idle_profile = "quick-idle" if quick else "default"
     return [
         Scenario("ws-echo", "ws-echo", 50 if quick else 100, d, w),
         Scenario("ws-echo-1000", "ws-echo", 200 if quick else 1000, d, w),
@@ -80,15 +86,18 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
         Scenario("sio-fanout", "sio-fanout", 100 if quick else 1000, d, w),
         Scenario("poll-echo", "poll-echo", 20 if quick else 100, d, w),
         Scenario("sessions", "sessions", args.sessions_clients or (8 if quick else 32), d, w),
-        Scenario(
-            "idle-memory",
-            "idle",
-            args.idle_sessions or (500 if quick else 10_000),
-            hold,
-            0.0,
-            profile=idle_profile,
-            procs=args.loadgen_procs,
-            open_deadline=args.idle_open_deadline or (20.0 if quick else 45.0),
+        *(
+            Scenario(
+                name,
+                "idle",
+                size // 100 if quick else size,
+                args.idle_hold or (1.3 if quick else IDLE_HOLDS[name]),
+                0.0,
+                profile=idle_profile,
+                procs=args.loadgen_procs,
+                open_deadline=args.idle_open_deadline or (20.0 if quick else max(45.0, size / 500)),
+            )
+            for name, size in IDLE_SIZES.items()
         ),
     ]
 
@@ -106,7 +115,11 @@ def _apply_loadgen_procs(chosen: list[Scenario], procs: int) -> list[Scenario]:
 def raise_open_files_limit(needed: int) -> int:
     """Raise this process's (and so its children's) open-files limit as far as allowed."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        with contextlib.suppress(ValueError, OSError):  # raising the hard limit needs root
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, needed))
+            soft, hard = needed, needed
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, needed)
     if soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     if target < needed:
@@ -187,6 +200,8 @@ def _progress(result: RunResult, scenario: Scenario) -> str:
             f"p50 {result.p50_ms or 0:.2f} ms, p99 {result.p99_ms or 0:.2f} ms"
         )
     cpu = f"cpu server {result.server_cpu_pct or 0:.0f}% loadgen {result.loadgen_cpu_pct or 0:.0f}%"
+    if result.gc_pct is not None:
+        cpu += f" (gc {result.gc_pct:.0f}%, collections {result.gc_collections})"
     failures = result.failure_count()
     return f"{head} {figures}, {cpu}" + (f", {failures} FAILURES" if failures else "")
 
@@ -320,7 +335,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--repeat", type=int, default=None, help="repetitions (default 3; 1 with --quick)"
     )
     parser.add_argument("--json", type=Path, help="write every run and the environment here")
-    parser.add_argument("--markdown", type=Path, help="write the tables here")
+    parser.add_argument(
+        "--markdown", type=Path, help="write the tables here, and the charts next to them"
+    )
     parser.add_argument(
         "--report-from",
         type=Path,
@@ -330,12 +347,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="measured seconds per echo/sessions run")
     parser.add_argument("--warmup", type=float, help="unmeasured seconds before each window")
     parser.add_argument("--sessions-clients", type=int, help="concurrent clients of 'sessions'")
-    parser.add_argument("--idle-sessions", type=int, help="sessions opened by 'idle-memory'")
-    parser.add_argument("--idle-hold", type=float, help="seconds 'idle-memory' holds them")
+    parser.add_argument("--idle-hold", type=float, help="seconds the idle scenarios hold them")
     parser.add_argument(
         "--idle-open-deadline",
         type=float,
-        help="seconds 'idle-memory' may spend opening them (default 45; the rest count as failed)",
+        help="seconds an idle scenario may spend opening them (default: 45, or 1 s per 500 "
+        "sessions; the rest count as failed)",
     )
     parser.add_argument(
         "--loadgen-procs",
@@ -352,18 +369,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def write_markdown(path: Path, text: str, saved: Saved) -> None:
+    """The tables, and next to them the charts (``<stem>-<chart>.svg``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    for written in charts.write(saved, path.with_suffix("")):
+        print(f"wrote {written}", file=sys.stderr)  # stdout: the tables alone
+
+
 def rerender(path: Path, markdown: Path | None) -> int:
-    """Print (and write) the tables of a saved ``--json`` file again, e.g. after a report change."""
-    data = json.loads(path.read_text())
-    chosen = [Scenario(**s) for s in data["scenarios"]]
-    results = [RunResult(**r) for r in data["runs"]]
-    names = {r.config for r in results}
-    configs = [c for c in CONFIGS if c.name in names]
-    repeat = max((r.rep for r in results), default=0)
-    text = render(data["environment"], chosen, configs, results, repeat)
+    """Print (and write, with the charts) the tables of a saved ``--json`` file again,
+    e.g. after a report change."""
+    saved = Saved.read(path)
+    text = render(saved.environment, saved.scenarios, saved.configs, saved.runs, saved.repeat)
     print(text)
     if markdown:
-        markdown.write_text(text)
+        write_markdown(markdown, text, saved)
     return 0
 
 
@@ -396,16 +417,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     env["total_seconds"] = round(time.monotonic() - started)
     text = render(env, chosen, configs, results, repeat)
     print("\n" + text)
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(text)
+    saved = Saved(env, chosen, results)
     if args.json:
-        data = {
-            "environment": env,
-            "scenarios": [dataclasses.asdict(s) for s in chosen],
-            "runs": [dataclasses.asdict(r) for r in results],
-        }
-        args.json.write_text(json.dumps(data, indent=2) + "\n")
+        saved.write(args.json)
+    if args.markdown:
+        write_markdown(args.markdown, text, saved)
     return 1 if any(r.failure_count() for r in results) else 0
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .scenarios import OPEN_ERRORS, RunResult, Scenario
-from .servers import APP_TITLES, Config
+from .servers import APP_TITLES, SERVERS, Config
 from .stats import Spread, spread
 
 Getter = Callable[[RunResult], float | None]
@@ -42,15 +42,54 @@ def _field(name: str) -> Getter:
     return get
 
 
+server_cpu = _field("server_cpu_pct")
+"""The server's CPU use in the measured window (the hold, for idle sessions), % of a core."""
+kib_per_session = _memory("kib_per_session")
+"""The worker's memory per idle session: its RSS held above its RSS before, per session opened."""
+
+
+def open_rate(run: RunResult) -> float | None:
+    """Idle sessions opened per second of opening them."""
+    if not run.ok or run.memory is None:
+        return None
+    seconds = run.memory.get("open_s")
+    return float(run.memory["sessions"]) / float(seconds) if seconds else None
+
+
+def pings_per_second(run: RunResult) -> float | None:
+    """Pings the idle sessions answered per second of the hold."""
+    if not run.ok or run.memory is None or not run.elapsed_s:
+        return None
+    pings = run.memory.get("pings_window")
+    return None if pings is None else float(pings) / run.elapsed_s
+
+
+def us_per_ping(run: RunResult) -> float | None:
+    """The server's CPU time per ping-pong cycle while it holds idle sessions: its
+    CPU in the hold ÷ the pings answered then (µs)."""
+    rate = pings_per_second(run)
+    if not rate or run.server_cpu_pct is None:
+        return None
+    return run.server_cpu_pct / 100 / rate * 1e6
+
+
+def us_per_message(run: RunResult) -> float | None:
+    """The server's CPU time per message echoed (µs): its CPU ÷ its rate."""
+    if not run.ok or not run.rate or run.server_cpu_pct is None:
+        return None
+    return run.server_cpu_pct / 100 / run.rate * 1e6
+
+
 def columns(scenario: Scenario) -> list[Column]:
     """The figures shown for ``scenario``: throughput tables, or the memory table."""
     cpu = [
-        Column("server CPU %", _field("server_cpu_pct"), "pct"),
+        Column("server CPU %", server_cpu, "pct"),
         Column("loadgen CPU %", _field("loadgen_cpu_pct"), "pct"),
+        Column("GC % of server CPU", _field("gc_pct"), "pct"),
     ]
     if scenario.loadgen == "idle":
         return [
-            Column("KiB/session", _memory("kib_per_session"), "one"),
+            Column("KiB/session", kib_per_session, "one"),
             Column("sessions opened", _memory("sessions"), "int"),
             Column("RSS before MiB", _memory("rss_before_kib", 1024), "one"),
             Column("RSS held MiB", _memory("rss_held_kib", 1024), "one"),
@@ -59,6 +98,9 @@ def columns(scenario: Scenario) -> list[Column]:
             Column("close s", _memory("close_s"), "one"),
             Column("dropped", _memory("dropped"), "int"),
             Column("min pings/session", _memory("pings_min"), "int"),
+            Column("late pings", _memory("pings_late"), "int"),
+            Column("pings/s held", pings_per_second, "int"),
+            Column("server µs/ping", us_per_ping, "int"),
             *cpu,
         ]
     latency = {"sessions": "open", "sio-fanout": "last client"}.get(scenario.loadgen, "RTT")
@@ -99,6 +141,15 @@ def _by_rep(runs: Sequence[RunResult], scenario: Scenario, config: str) -> dict[
     return {r.rep: get(r) for r in _runs_of(runs, scenario.name, config)}
 
 
+def figure(
+    runs: Sequence[RunResult], scenario: Scenario, config: str, get: Getter | None = None
+) -> Spread | None:
+    """One figure of a configuration over the repetitions (by default the scenario's
+    first: its rate, or KiB per idle session), as the tables show it."""
+    get = get or columns(scenario)[0].get
+    return spread([get(r) for r in _runs_of(runs, scenario.name, config)])
+
+
 def _paired(
     mine: dict[int, float | None],
     other: dict[int, float | None],
@@ -121,6 +172,14 @@ def paired_ratios(mine: dict[int, float | None], other: dict[int, float | None])
     """
     nonzero = {rep: value or None for rep, value in other.items()}
     return spread(list(_paired(mine, nonzero, operator.truediv).values()))
+
+
+def ceiling_ratio(runs: Sequence[RunResult], scenario: Scenario, config: Config) -> Spread | None:
+    """The configuration's first figure ÷ its ceiling's on the same server (the ÷ bare
+    column), taken within each repetition."""
+    return paired_ratios(
+        _by_rep(runs, scenario, config.name), _by_rep(runs, scenario, config.ceiling.name)
+    )
 
 
 def _ratio(value: Spread | None) -> str:
@@ -154,7 +213,10 @@ def _ratio_columns(scenario: Scenario) -> dict[str, str]:
 def _row(runs: Sequence[RunResult], scenario: Scenario, config: Config) -> list[str]:
     mine = _runs_of(runs, scenario.name, config.name)
     cells = [f"{APP_TITLES[config.app]} / {config.server}"]
-    cells += [format_spread(spread([c.get(r) for r in mine]), c.digits) for c in columns(scenario)]
+    cells += [
+        format_spread(figure(runs, scenario, config.name, c.get), c.digits)
+        for c in columns(scenario)
+    ]
     headline = _by_rep(runs, scenario, config.name)
     references = REFERENCES.get(config.app)
     for column in _ratio_columns(scenario):
@@ -209,20 +271,57 @@ def failure_notes(runs: Sequence[RunResult]) -> str:
     return "\n".join(notes) + ("\n" if notes else "")
 
 
+Measure = Callable[[Sequence[RunResult], Scenario, str], dict[int, float | None]]
+"""One figure of a configuration in a scenario, by repetition."""
+
+
+def _measure(get: Getter) -> Measure:
+    def measure(
+        runs: Sequence[RunResult], scenario: Scenario, config: str
+    ) -> dict[int, float | None]:
+        return {r.rep: get(r) for r in _runs_of(runs, scenario.name, config)}
+
+    return measure
+
+
+def _share(runs: Sequence[RunResult], scenario: Scenario, config: str) -> dict[int, float | None]:
+    """The configuration's first figure ÷ its ceiling's on the same server, by repetition."""
+    ceiling = Config(*config.split("/", 1)).ceiling.name
+    nonzero = {rep: value or None for rep, value in _by_rep(runs, scenario, ceiling).items()}
+    return _paired(_by_rep(runs, scenario, config), nonzero, operator.truediv)
+
+
+def _failures(run: RunResult) -> float:
+    return float(run.failure_count())
+
+
+def _added_kib(
+    runs: Sequence[RunResult], scenario: Scenario, config: str
+) -> dict[int, float | None]:
+    """KiB per idle session above the bare echo on the same server, by repetition."""
+    bare = _by_rep(runs, scenario, Config(*config.split("/", 1)).ceiling.name)
+    return _paired(_by_rep(runs, scenario, config), bare, operator.sub)
+
+
 @dataclass(frozen=True)
 class Target:
     """One of the suite's goals: a ratio (the median of its value in each
-    repetition), at least (or at most) ``bound``; or, with no bound, a ratio to
-    read against a ceiling, which ``reading`` puts in words (``{}``: the median)."""
+    repetition), at least (or at most) ``bound``; a difference in points
+    (``unit="points"``); a figure of one configuration (no ``other``); or, with no
+    bound, a ratio to read against a ceiling, which ``reading`` puts in words
+    (``{}``: the median)."""
 
     what: str
     scenario: str
     mine: str  # configuration
-    other: str  # configuration (or the same one, with ``other_scenario``)
+    other: str | None  # configuration (or the same one, with ``other_scenario``); None: none
     bound: float | None
     other_scenario: str | None = None
-    at_most: bool = False  # memory: the added KiB, lower is better
+    at_most: bool = False  # lower is better
     reading: str = ""
+    measure: Measure | None = None  # default: the tables' first figure
+    other_measure: Measure | None = None  # default: ``measure``
+    unit: str = "x"  # "x": a ratio, "points": a difference, else the figure's own unit
 
 
 SOCKETIO_TITLES = (
@@ -286,23 +385,45 @@ TARGETS = (
         )
         for server in ("hypercorn-trio", "hypercorn-asyncio", "uvicorn")
     ),
-    Target(
-        "WebSocket echo, 100 clients (÷ bare)",
-        "ws-echo",
-        "eio_sc/hypercorn-trio",
-        "bare/hypercorn-trio",
-        0.85,
+    *(
+        Target(
+            "WebSocket echo, 100 clients (÷ bare)",
+            "ws-echo",
+            f"eio_sc/{server}",
+            f"bare/{server}",
+            bound,
+        )
+        for server, bound in (("hypercorn-trio", 0.9), ("hypercorn-asyncio", 0.9), ("uvicorn", 0.8))
     ),
     *(
         Target(
-            "WebSocket echo, 1,000 ÷ 100 clients",
+            "WebSocket echo: the share of the ceiling at 1,000 clients ÷ at 100",
             "ws-echo-1000",
             f"eio_sc/{server}",
             f"eio_sc/{server}",
-            0.8,
+            1.0,
             other_scenario="ws-echo",
+            measure=_share,
         )
-        for server in ("hypercorn-trio", "hypercorn-asyncio", "uvicorn")
+        for server in SERVERS
+    ),
+    Target(
+        "The collector's share of the server's CPU, WebSocket echo, 1,000 clients, minus bare's",
+        "ws-echo-1000",
+        "eio_sc/hypercorn-trio",
+        "bare/hypercorn-trio",
+        5.0,
+        at_most=True,
+        measure=_measure(_field("gc_pct")),
+        unit="points",
+    ),
+    *(
+        Target(title, scenario, f"eio_sc/{server}", f"bare/{server}", bound)
+        for title, scenario, bound in (
+            ("polling echo, 100 clients (÷ bare)", "poll-echo", 0.85),
+            ("new sessions per second (÷ bare)", "sessions", 0.75),
+        )
+        for server in SERVERS
     ),
     *(
         Target(title, scenario, f"eio_sc/{server}", f"pyeio/{server}", bound)
@@ -312,45 +433,118 @@ TARGETS = (
         )
         for server in ("hypercorn-asyncio", "uvicorn")
     ),
+    Target(
+        "10,000 idle sessions: failures (opens, drops, errors)",
+        "idle-10k",
+        "eio_sc/hypercorn-trio",
+        None,
+        0.0,
+        at_most=True,
+        measure=_measure(_failures),
+        unit="failures",
+    ),
+    Target(
+        "10,000 idle sessions: time to open them (÷ bare)",
+        "idle-10k",
+        "eio_sc/hypercorn-trio",
+        "bare/hypercorn-trio",
+        1.5,
+        at_most=True,
+        measure=_measure(_memory("open_s")),
+    ),
+    Target(
+        "10,000 idle sessions: pings later than the interval (+1 s)",
+        "idle-10k",
+        "eio_sc/hypercorn-trio",
+        None,
+        0.0,
+        at_most=True,
+        measure=_measure(_memory("pings_late")),
+        unit="late pings",
+    ),
+    Target(
+        "10,000 idle sessions: server CPU while holding them",
+        "idle-10k",
+        "eio_sc/hypercorn-trio",
+        None,
+        10.0,
+        at_most=True,
+        measure=_measure(server_cpu),
+        unit="% of a core",
+    ),
     *(
-        Target(
-            "KiB added per idle session (÷ python-engineio's)",
-            "idle-memory",
-            f"eio_sc/{server}",
-            f"pyeio/{server}",
-            0.4,
-            at_most=True,
+        target
+        for server in SERVERS
+        for target in (
+            Target(
+                "50,000 idle sessions: failures (opens, drops, errors) and late pings",
+                "idle-50k",
+                f"eio_sc/{server}",
+                None,
+                0.0,
+                at_most=True,
+                measure=_measure(
+                    lambda run: _failures(run) + float((run.memory or {}).get("pings_late") or 0)
+                ),
+                unit="failures",
+            ),
+            Target(
+                "50,000 idle sessions: a ping-pong cycle ÷ a bare WebSocket echo (server CPU)",
+                "idle-50k",
+                f"eio_sc/{server}",
+                f"bare/{server}",
+                1.3,
+                other_scenario="ws-echo",
+                at_most=True,
+                measure=_measure(us_per_ping),
+                other_measure=_measure(us_per_message),
+            ),
+            Target(
+                "50,000 idle sessions: KiB added per session above bare",
+                "idle-50k",
+                f"eio_sc/{server}",
+                None,
+                5.0,
+                at_most=True,
+                measure=_added_kib,
+                unit="KiB",
+            ),
         )
-        for server in ("hypercorn-asyncio", "uvicorn")
     ),
 )
 
 
-def _added_kib(
-    runs: Sequence[RunResult], scenario: Scenario, config: str
-) -> dict[int, float | None]:
-    """KiB per idle session above the bare echo on the same server, by repetition."""
-    bare = _by_rep(runs, scenario, "bare/" + config.split("/", 1)[1])
-    return _paired(_by_rep(runs, scenario, config), bare, operator.sub)
+def _value(value: Spread | None, unit: str) -> str:
+    if unit == "x" or value is None:
+        return _ratio(value)
+    if value.n == 1 or value.low == value.high:
+        return f"{value.median:,.1f} {unit}"
+    return f"{value.median:,.1f} ({value.low:,.1f}-{value.high:,.1f}) {unit}"
 
 
 def _judge(target: Target, runs: Sequence[RunResult], by_name: dict[str, Scenario]) -> list[str]:
-    """The ratio of one goal and whether it is met, or what it reads as (or why it is
-    not measured)."""
+    """The figure of one goal and whether it is met, or what it reads as (or why it
+    is not measured)."""
     scenario = by_name[target.scenario]
     other_scenario = by_name.get(target.other_scenario or target.scenario)
     if other_scenario is None:
         return ["-", f"not measured: needs `{target.other_scenario}` in the same run"]
-    measure = _added_kib if target.at_most else _by_rep
-    value = paired_ratios(
-        measure(runs, scenario, target.mine), measure(runs, other_scenario, target.other)
-    )
+    measure = target.measure or _by_rep
+    mine = measure(runs, scenario, target.mine)
+    if target.other is None:
+        value = spread(list(mine.values()))
+    else:
+        other = (target.other_measure or measure)(runs, other_scenario, target.other)
+        if target.unit == "points":
+            value = spread(list(_paired(mine, other, operator.sub).values()))
+        else:
+            value = paired_ratios(mine, other)
     if value is None:
         return ["-", "not measured"]
     if target.bound is None:
-        return [_ratio(value), target.reading.format(value.median)]
+        return [_value(value, target.unit), target.reading.format(value.median)]
     ok = value.median <= target.bound if target.at_most else value.median >= target.bound
-    return [_ratio(value), "yes" if ok else "no"]
+    return [_value(value, target.unit), "yes" if ok else "no"]
 
 
 def targets(runs: Sequence[RunResult], scenarios: Sequence[Scenario]) -> str:
@@ -368,6 +562,12 @@ def targets(runs: Sequence[RunResult], scenarios: Sequence[Scenario]) -> str:
         if target.bound is None:
             bound = "-"
         else:
-            bound = f"{'≤' if target.at_most else '≥'} {target.bound:.2f}x"
+            sign = "≤" if target.at_most else "≥"
+            unit = "x" if target.unit == "x" else f" {target.unit}"
+            bound = (
+                f"{sign} {target.bound:.2f}{unit}"
+                if unit == "x"
+                else f"{sign} {target.bound:g}{unit}"
+            )
         lines.append(f"| {target.what} | {target.mine} | {ratio} | {bound} | {met} |")
     return "\n".join(lines) + "\n"

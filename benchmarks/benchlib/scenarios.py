@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import tempfile
 import time
@@ -10,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .loadgen import Event, LoadgenError, LoadgenGroup
-from .servers import ServerProcess
+from .servers import CONFIGS, Config, GcTotals, ServerProcess
 from .stats import Histogram
 
 MESSAGE_SIZE = 100
@@ -81,6 +83,8 @@ class RunResult:
     p99_ms: float | None = None
     server_cpu_pct: float | None = None
     loadgen_cpu_pct: float | None = None
+    gc_pct: float | None = None  # the collector's share of the server's CPU time
+    gc_collections: list[int] | None = None  # collections of generations 0, 1, 2
     opened: int = 0
     failed_opens: int = 0
     unexpected_closes: int = 0
@@ -104,6 +108,46 @@ class RunResult:
         )
 
 
+@dataclass(frozen=True)
+class Saved:
+    """A run of the suite as ``run.py --json`` writes it: the environment, the
+    scenarios and every run."""
+
+    environment: dict[str, Any]
+    scenarios: list[Scenario]
+    runs: list[RunResult]
+
+    @classmethod
+    def read(cls, path: Path) -> Saved:
+        """Read a ``--json`` file."""
+        data = json.loads(path.read_text())
+        return cls(
+            data["environment"],
+            [Scenario(**s) for s in data["scenarios"]],
+            [RunResult(**r) for r in data["runs"]],
+        )
+
+    def write(self, path: Path) -> None:
+        """Write it as ``--json`` does."""
+        data = {
+            "environment": self.environment,
+            "scenarios": [dataclasses.asdict(s) for s in self.scenarios],
+            "runs": [dataclasses.asdict(r) for r in self.runs],
+        }
+        path.write_text(json.dumps(data, indent=2) + "\n")
+
+    @property
+    def configs(self) -> list[Config]:
+        """The configurations that ran, in the suite's order."""
+        names = {r.config for r in self.runs}
+        return [c for c in CONFIGS if c.name in names]
+
+    @property
+    def repeat(self) -> int:
+        """How many repetitions ran."""
+        return max((r.rep for r in self.runs), default=0)
+
+
 @dataclass
 class _Samples:
     """CPU and wall-clock readings at the start and the end of the measured window."""
@@ -111,10 +155,12 @@ class _Samples:
     server_cpu: float = 0.0
     loadgen_cpu: float = 0.0
     wall: float = 0.0
+    gc: GcTotals | None = None
 
     @classmethod
     def take(cls, server: ServerProcess, group: LoadgenGroup) -> _Samples:
-        return cls(server.cpu_seconds(), group.cpu_seconds(), time.monotonic())
+        gc = server.gc_totals()
+        return cls(server.cpu_seconds(), group.cpu_seconds(), time.monotonic(), gc)
 
 
 def _loadgen_args(scenario: Scenario, server: ServerProcess, raw: bool) -> list[str]:
@@ -161,6 +207,12 @@ def _record_window(result: RunResult, events: list[Event], start: _Samples, end:
     wall = end.wall - start.wall
     result.server_cpu_pct = 100 * (end.server_cpu - start.server_cpu) / wall
     result.loadgen_cpu_pct = 100 * (end.loadgen_cpu - start.loadgen_cpu) / wall
+    cpu = end.server_cpu - start.server_cpu
+    if start.gc is not None and end.gc is not None:
+        if cpu > 0:
+            result.gc_pct = 100 * (end.gc.gc_s - start.gc.gc_s) / cpu
+        pairs = zip(start.gc.collections, end.gc.collections, strict=True)
+        result.gc_collections = [after - before for before, after in pairs]
 
 
 def _drive(
@@ -206,6 +258,9 @@ def _memory_figures(
         "dropped": max(result.opened - still_open, result.unexpected_closes),
         "pings_min": min(pings) if pings else None,
         "pings_total": sum(int(e.get("pings_total") or 0) for e in results),
+        "pings_window": sum(int(e.get("pings_window") or 0) for e in results),
+        "pings_late": sum(int(e.get("pings_late") or 0) for e in results),
+        "ping_gap_max_s": max((float(e.get("ping_gap_max_s") or 0) for e in results), default=0),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -73,6 +74,12 @@ class Config:
         scenarios only, and only they run on it)."""
         return self.app in SOCKETIO_APPS
 
+    @property
+    def ceiling(self) -> Config:
+        """The bare application of its protocol on the same server: the most any layer
+        could reach there (the bare Socket.IO server for a Socket.IO application)."""
+        return Config("bare_sio" if self.socketio else "bare", self.server)
+
     def missing_modules(self) -> list[str]:
         """The modules the application needs that this interpreter cannot import."""
         return [name for name in REQUIRES[self.app] if not _installed(name)]
@@ -141,6 +148,15 @@ def _probe(port: int) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class GcTotals:
+    """What the worker's collector has done so far."""
+
+    seq: int  # how many times the worker has written them
+    gc_s: float  # seconds spent collecting
+    collections: list[int]  # collections of generations 0, 1 and 2
+
+
 class ServerProcess:
     """A server configuration running as a subprocess, its log in a file."""
 
@@ -150,7 +166,9 @@ class ServerProcess:
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log: IO[bytes] = log_path.open("ab")  # a restarted server adds to it
-        full_env = {**os.environ, **env}
+        self.gc_stats_path = log_path.with_name(f"{log_path.stem}-{self.port}.gc.json")
+        self.gc_stats_path.unlink(missing_ok=True)
+        full_env = {**os.environ, **env, "BENCH_GC_STATS": str(self.gc_stats_path)}
         full_env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(APPS_DIR), full_env.get("PYTHONPATH", "")) if p
         )
@@ -185,6 +203,31 @@ class ServerProcess:
     def cpu_seconds(self) -> float:
         """CPU time used so far by the server and its children (user + system)."""
         return sum(procfs.cpu_seconds(pid) for pid in self.pids())
+
+    def gc_totals(self, timeout: float = 5.0) -> GcTotals | None:
+        """The collector's time and collections in the worker so far (the app
+        times them when ``BENCH_GC_STATS`` is set, and writes them on ``SIGUSR1``);
+        ``None`` if the worker does not answer within ``timeout``."""
+        previous = self._read_gc()
+        seq = previous.seq if previous is not None else 0
+        try:
+            os.kill(self.worker_pid(), signal.SIGUSR1)
+        except ProcessLookupError:
+            return None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            current = self._read_gc()
+            if current is not None and current.seq > seq:
+                return current
+            time.sleep(0.005)
+        return None
+
+    def _read_gc(self) -> GcTotals | None:
+        try:
+            data = json.loads(self.gc_stats_path.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return GcTotals(int(data["seq"]), float(data["gc_s"]), list(data["collections"]))
 
     def rss_kib(self) -> int:
         """The worker process's resident set size in KiB."""

@@ -113,6 +113,7 @@ class Driver {
   }
 
   measure() {
+    this.scenario.measure?.();
     this.ctx.stats.resetWindow();
     this.windowStart = performance.now();
     this.cpuStart = process.cpuUsage();

@@ -63,18 +63,35 @@ export class SioEcho extends WsEcho {
   }
 }
 
-/** Idle sessions: open them, answer pings, count the ones the server drops. */
+/** Idle sessions: open them, answer pings, count the ones the server drops and the
+ * pings that come late (after the announced interval, with a second's slack). */
 export class Idle extends WsEcho {
+  constructor(ctx) {
+    super(ctx);
+    this.pingsBefore = 0;
+  }
+
   go() {}
+
+  measure() {
+    this.pingsBefore = this.sessions.reduce((sum, s) => sum + s.pings, 0);
+  }
 
   stop() {
     const alive = this.sessions.filter((s) => !s.closed);
     const pings = alive.map((s) => s.pings);
+    const total = this.sessions.reduce((sum, s) => sum + s.pings, 0);
+    const now = performance.now();
+    const overdue = alive.filter((s) => s.overdue(now) > 0).length;
+    const gap = alive.reduce((max, s) => Math.max(max, s.maxPingGap), 0);
     return {
       open: alive.length,
       pings_total: pings.reduce((a, b) => a + b, 0),
+      pings_window: total - this.pingsBefore,
       pings_min: pings.length ? Math.min(...pings) : null,
       pings_max: pings.length ? Math.max(...pings) : null,
+      pings_late: this.sessions.reduce((sum, s) => sum + s.latePings, 0) + overdue,
+      ping_gap_max_s: gap / 1000,
     };
   }
 }

@@ -9,6 +9,14 @@ import * as sio from "./sio.mjs";
 
 const WS_OPTIONS = { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 30000 };
 export const OPEN_TIMEOUT_MS = 30000;
+export const PING_SLACK_MS = 1000; // a ping later than the announced interval by more than this is late
+
+/** The options of one connection: each load-generator process connects from its own
+ * loopback address (127.0.0.2, 127.0.0.3, ...), so that more sessions than one
+ * address has ephemeral ports (about 28,000) can be open at once. */
+function wsOptions(ctx) {
+  return { ...WS_OPTIONS, localAddress: `127.0.0.${2 + (ctx.index % 250)}` };
+}
 
 function wsURL(ctx) {
   return `ws://127.0.0.1:${ctx.port}${eio.handshakePath("websocket", ctx.path)}`;
@@ -36,6 +44,10 @@ export class WsSession {
     this.closing = false;
     this.closed = false;
     this.pings = 0;
+    this.pingInterval = null; // ms, from the open packet
+    this.lastPingAt = 0; // when the last ping (or the open packet) came
+    this.latePings = 0; // pings that came later than the interval allows
+    this.maxPingGap = 0; // ms
     this.seq = 0;
     this.expected = null;
     this.sentAt = 0;
@@ -45,7 +57,7 @@ export class WsSession {
   /** Connect; resolves once the open packet (or, raw, the upgrade) has arrived. */
   open() {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(wsURL(this.ctx), WS_OPTIONS);
+      const ws = new WebSocket(wsURL(this.ctx), wsOptions(this.ctx));
       this.ws = ws;
       let settled = false;
       const settle = (error) => {
@@ -67,8 +79,15 @@ export class WsSession {
       ws.on("message", (data) => {
         const text = data.toString();
         if (this.opened) this.onFrame(text);
-        else if (eio.parseOpen(text)) settle();
-        else settle(new Error(`first frame is not an open packet: ${text.slice(0, 40)}`));
+        else {
+          const open = eio.parseOpen(text);
+          if (!open) settle(new Error(`first frame is not an open packet: ${text.slice(0, 40)}`));
+          else {
+            this.pingInterval = open.pingInterval;
+            this.lastPingAt = performance.now();
+            settle();
+          }
+        }
       });
       ws.on("error", (error) => {
         if (!settled) settle(error);
@@ -95,9 +114,20 @@ export class WsSession {
     else if (type === eio.PING && text.length === 1) {
       this.pings += 1;
       this.ws.send(eio.PONG);
+      const now = performance.now();
+      const gap = now - this.lastPingAt;
+      this.lastPingAt = now;
+      this.maxPingGap = Math.max(this.maxPingGap, gap);
+      if (this.pingInterval !== null && gap > this.pingInterval + PING_SLACK_MS) this.latePings += 1;
     } else if (type === eio.NOOP) return;
     else if (type === eio.CLOSE) this.ctx.stats.error("close packet from server", `client ${this.id}`);
     else this.ctx.stats.error("unexpected packet", text.slice(0, 40));
+  }
+
+  /** How late the next ping is already (ms; 0 while it is not due or without pings). */
+  overdue(now) {
+    if (this.pingInterval === null) return 0;
+    return Math.max(0, now - this.lastPingAt - this.pingInterval - PING_SLACK_MS);
   }
 
   /** The frame that carries `message`, and the payload that echoes it. */
