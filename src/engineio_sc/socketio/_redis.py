@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import anyio
 
+from ..exceptions import QueueFullError
 from ._bus import (
     AckRef,
     Answer,
@@ -254,6 +255,7 @@ class AsyncRedisManager(AsyncManager):
         self.redis_options = {**DEFAULT_REDIS_OPTIONS, **(redis_options or {})}
         self.logger = logger or _default_logger()
         self._json = json or json_module
+        self._encode: Callable[[Any], str] | None = None if json is None else json.dumps
         self._link = Connectivity(Link(), self.logger, url)
         self._callbacks = _Callbacks(self.logger)
         self._host: _Host | None = None
@@ -307,7 +309,7 @@ class AsyncRedisManager(AsyncManager):
 
     async def _publish(self, message: Message) -> None:
         """Publish ``message``, or drop it while Redis is unreachable."""
-        payload = dumps(message, self._json.dumps)
+        payload = dumps(message, self._encode)
         self._listen()
         if not self._link.may_send():
             return
@@ -389,6 +391,8 @@ class AsyncRedisManager(AsyncManager):
             return
         try:
             await self._handle(decoded)
+        except QueueFullError as exc:  # an emit to one client whose queue is full
+            self.logger.warning("an emit from another server is dropped: %s", exc)
         except Exception:
             self.logger.exception("error while handling a message from another server")
 
