@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
     from .. import BackgroundTask
 
-__all__ = ["AsyncRedisManager", "Connectivity", "stay_subscribed"]
+__all__ = ["AckCallbacks", "AsyncRedisManager", "Connectivity", "stay_subscribed"]
 
 DEFAULT_REDIS_OPTIONS: dict[str, Any] = {
     "connect_timeout": 1.0,
@@ -171,10 +171,11 @@ def _as_target(value: str | Iterable[str] | None) -> Target:
     return value if value is None or isinstance(value, str) else list(value)
 
 
-class _Callbacks:
+class AckCallbacks:
     """What waits for acks of emits to other servers' clients, by id. An emit to
     one client's sid is answered once; an emit to a room, once by each of its
-    clients, so its callback stays until the table is full."""
+    clients, so its callback stays until :data:`MAX_PENDING_ACKS` later ones push
+    it out (a ``call()`` pushed out so ends at once, with ``TimeoutError``)."""
 
     def __init__(self, logger: logging.Logger) -> None:
         self._log = logger
@@ -185,8 +186,8 @@ class _Callbacks:
         waiting = self._waiting
         if len(waiting) >= MAX_PENDING_ACKS:
             oldest = next(iter(waiting))
-            self._log.warning(
-                "%d acks owed by other servers' clients: forgetting the oldest", len(waiting)
+            self._log.debug(
+                "%d callbacks wait for other servers' acks: forgetting the oldest", len(waiting)
             )
             forgotten = waiting.pop(oldest)
             if isinstance(forgotten, AckWaiter):
@@ -257,7 +258,7 @@ class AsyncRedisManager(AsyncManager):
         self._json = json or json_module
         self._encode: Callable[[Any], str] | None = None if json is None else json.dumps
         self._link = Connectivity(Link(), self.logger, url)
-        self._callbacks = _Callbacks(self.logger)
+        self._callbacks = AckCallbacks(self.logger)
         self._host: _Host | None = None
         self._client: Redis[bytes] | None = None
         self._stack: AsyncExitStack | None = None
