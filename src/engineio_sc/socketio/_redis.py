@@ -290,7 +290,15 @@ class AsyncRedisManager(AsyncManager):
         return coredis.Redis.from_url(self.redis_url, **options)
 
     async def __aenter__(self) -> AsyncRedisManager:
-        """Hold one Redis connection open for the emits made inside ``async with``."""
+        """Keep a Redis client (and its connections) open for the emits of a
+        write-only manager made inside ``async with``; closed on the way out.
+
+        Raises:
+            RuntimeError: the manager is not write-only (a server's manager keeps
+                its client in its listener), or is entered already.
+        """
+        if not self.write_only:
+            raise RuntimeError("only a write-only manager is entered: a server's has a listener")
         if self._stack is not None:
             raise RuntimeError("the manager is entered already")
         stack = AsyncExitStack()
@@ -343,19 +351,16 @@ class AsyncRedisManager(AsyncManager):
 
     async def _run_listener(self) -> None:
         """The listener: until the server cancels it, it stays subscribed."""
-        owned = False
         try:
             async with self._new_client() as client:
-                if self._client is None:
-                    self._client, owned = client, True
+                self._client = client  # for the server's emits too
                 await stay_subscribed(partial(self._subscribe, client), self._link)
         except* anyio.ClosedResourceError:
             # On trio, the cancellation that ends the listener closes the connection
             # as coredis unsubscribes through it (coredis 6.9): nothing is lost.
             pass
         finally:
-            if owned:
-                self._client = None
+            self._client = None
             self._listening = False
             self._subscribed = None
 
