@@ -54,13 +54,18 @@ async def client_of(sio: socketio.AsyncServer) -> AsyncIterator[tuple[Raw, str]]
         yield ws, await ws.connect()
 
 
-async def received_probe(sio: socketio.AsyncServer, ws: Raw) -> None:
-    """Emit probes from ``sio`` to everyone until ``ws`` (of another server) gets one."""
+async def received_probe(sio: socketio.AsyncServer, ws: Raw) -> list[str | bytes | None]:
+    """Emit probes from ``sio`` to everyone until ``ws`` (of another server) gets
+    the last one sent; what else it got meanwhile (earlier probes left out)."""
+    others: list[str | bytes | None] = []
     for n in count():
         await sio.emit("probe", n)
         with anyio.move_on_after(PROBE_WAIT):
-            assert await ws.receive() == f'42["probe",{n}]'
-            return
+            while (message := await ws.receive()) != f'42["probe",{n}]':
+                if not (isinstance(message, str) and message.startswith('42["probe",')):
+                    others.append(message)
+            return others
+    raise AssertionError("unreachable")
 
 
 async def test_emits_and_calls_cross_servers(redis_server: RedisServer) -> None:
@@ -68,7 +73,7 @@ async def test_emits_and_calls_cross_servers(redis_server: RedisServer) -> None:
     one, two = make_server(redis_server.url), make_server(redis_server.url)
     with anyio.fail_after(DEADLINE):
         async with serving(one, fail_after=DEADLINE), client_of(two) as (ws, sid):
-            await received_probe(one, ws)
+            assert await received_probe(one, ws) == []
             await one.emit("bytes", (b"\x00\xff", {"n": 1}), to=sid)
             assert await ws.receive() == '451-["bytes",{"_placeholder":true,"num":0},{"n":1}]'
             assert await ws.receive() == b"\x00\xff"
@@ -119,3 +124,32 @@ async def test_an_unreachable_redis_is_reported_once_and_stops_nothing(
     reports = [record for record in caplog.records if record.name == "engineio_sc.socketio.redis"]
     assert [record.levelname for record in reports] == ["WARNING"], caplog.text
     assert "is unreachable" in reports[0].getMessage()
+
+
+async def test_a_frozen_redis_holds_an_emit_up_a_second_at_most(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis stops answering (SIGSTOP): the first emit gives up after the
+    ``stream_timeout`` of a second, the next ones do not wait at all, and once it
+    answers again emits cross servers again; one warning, one INFO line."""
+    caplog.set_level(logging.INFO, logger="engineio_sc.socketio.redis")
+    one, two = make_server(redis_server.url), make_server(redis_server.url)
+    with anyio.fail_after(DEADLINE * 2):
+        async with serving(one, fail_after=DEADLINE * 2), client_of(two) as (ws, _):
+            assert await received_probe(one, ws) == []
+            redis_server.pause()
+            try:
+                waits = []
+                for n in range(3):
+                    started = anyio.current_time()
+                    await one.emit("frozen", n)
+                    waits.append(anyio.current_time() - started)
+            finally:
+                redis_server.resume()
+            assert 0.9 < waits[0] < 1.5, waits
+            assert max(waits[1:]) < 0.1, waits
+            late = await received_probe(one, ws)
+            # the first reached Redis before it froze (and came once); the others were dropped
+            assert set(late) <= {'42["frozen",0]'}, late
+    reports = [record for record in caplog.records if record.name == "engineio_sc.socketio.redis"]
+    assert [record.levelname for record in reports] == ["WARNING", "INFO"], caplog.text
