@@ -87,12 +87,23 @@ class RedisServer:
             self.stop(signal.SIGKILL)
             pytest.fail(f"redis-server did not start on port {self.port}")
 
+    def pause(self) -> None:
+        """Freeze it (SIGSTOP): its connections stay open, and nothing answers."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let it go on (SIGCONT)."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
     def stop(self, signum: signal.Signals = signal.SIGTERM) -> None:
         """Stop it with ``signum`` and wait until it has exited."""
         process, self._process = self._process, None
         if process is None:
             return
         process.send_signal(signum)
+        process.send_signal(signal.SIGCONT)  # a paused one ends too
         try:
             process.wait(timeout=START_DEADLINE)
         except subprocess.TimeoutExpired:

@@ -4,6 +4,7 @@ worker of tests/redis/app.py, keeping every event it receives, in order."""
 from __future__ import annotations
 
 import asyncio
+from itertools import count
 from typing import Any
 
 import anyio
@@ -17,6 +18,8 @@ ANSWER = b"\x00\x01\xfe\xff"
 MARKER = "marker"
 """The event a test sends after the others: once a client has it, it has had
 every event sent before it (Redis and each worker keep the order)."""
+PROBE_WAIT = 0.3
+"""Seconds a probe waits to be delivered before the next is sent."""
 
 
 class Peer:
@@ -90,3 +93,18 @@ class Peer:
         before = self.events[:at]
         del self.events[: at + 1]
         return before
+
+
+async def reach(sender: Peer, receiver: Peer, deadline: float = DEADLINE) -> list[str]:
+    """Send ``probe`` events from ``sender``'s worker to ``receiver`` until one gets
+    through, within ``deadline`` seconds (a worker subscribes to Redis with its
+    first client, or after an outage), then :data:`MARKER`: the names of the
+    events ``receiver`` had before it, probes included, none left after it."""
+    with anyio.fail_after(deadline):
+        for n in count():
+            await sender.op(do="emit", event="probe", data=n, to=receiver.sid)
+            with anyio.move_on_after(PROBE_WAIT):
+                before = await receiver.until("probe")
+                break
+    await sender.op(do="emit", event=MARKER, to=receiver.sid)
+    return [name for name, _ in [*before, ("probe", []), *await receiver.until(MARKER)]]

@@ -4,12 +4,16 @@ and what is published here is what they read."""
 
 from __future__ import annotations
 
+import ast
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
+from engineio_sc.socketio import _bus
 from engineio_sc.socketio._bus import (
     AckRef,
     Answer,
@@ -25,7 +29,26 @@ from engineio_sc.socketio._bus import (
     loads,
 )
 
+from ..test_sans_io import FORBIDDEN_STDLIB
+
 HOST = "f" * 32
+
+
+def test_the_bus_module_is_sans_io() -> None:
+    """It imports the standard library (nothing that does I/O or reads a clock)
+    and the Socket.IO protocol core, nothing else."""
+    tree = ast.parse(Path(_bus.__file__).read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add("." * node.level + (node.module or ""))
+    relative = {name for name in imported if name.startswith(".")}
+    assert relative == {".protocol"}
+    tops = {name.partition(".")[0] for name in imported - relative}
+    assert tops <= set(sys.stdlib_module_names) - FORBIDDEN_STDLIB, tops
+
 
 MESSAGES: list[Message] = [
     Emit(HOST, "news", {"n": 1}, "/", "lobby", "sid1"),

@@ -2,7 +2,8 @@
 (engineio_sc.socketio._redis: :class:`Connectivity`, :func:`stay_subscribed`), on
 trio's virtual clock: one warning when an outage begins, one INFO line when it
 ends, tries after 0.5, 1, 2, 4, then every 5 seconds, messages dropped meanwhile,
-and a listener woken at once when a publish finds Redis back."""
+and a listener woken at once when a publish finds Redis back. And the callbacks
+that wait for acks from other servers' clients (:class:`AckCallbacks`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 import trio.testing
 
 from engineio_sc.socketio._bus import Link
-from engineio_sc.socketio._redis import Connectivity, stay_subscribed
+from engineio_sc.socketio._clients import MAX_PENDING_ACKS, AckWaiter
+from engineio_sc.socketio._redis import AckCallbacks, Connectivity, stay_subscribed
 
 pytestmark = pytest.mark.anyio
 
@@ -126,3 +128,29 @@ async def test_a_subscription_that_ends_is_a_failure(
         await stay_subscribed(ends, link)
     assert attempts == [0, 0.5, 1.5]
     assert "(ConnectionError: the subscription ended)" in reports(caplog)[0][1]
+
+
+# -- callbacks that wait for other servers' acks ------------------------------------
+
+
+def test_callbacks_wait_for_final_answers_within_a_bound() -> None:
+    callbacks = AckCallbacks(logging.getLogger("bus"))
+    room, one = print, AckWaiter()
+    room_id, one_id = callbacks.add(room), callbacks.add(one)
+    assert callbacks.take(room_id, final=False) is room  # a room's: kept for the others
+    assert callbacks.take(room_id, final=False) is room
+    assert callbacks.take(one_id, final=True) is one  # one client's: answered once
+    assert callbacks.take(one_id, final=True) is None
+    callbacks.forget(room)
+    assert callbacks.take(room_id, final=False) is None
+
+
+async def test_a_call_pushed_out_of_the_callbacks_ends_at_once() -> None:
+    callbacks = AckCallbacks(logging.getLogger("bus"))
+    waiter = AckWaiter()
+    first = callbacks.add(waiter)
+    for _ in range(MAX_PENDING_ACKS):
+        callbacks.add(print)
+    assert callbacks.take(first, final=True) is None
+    with pytest.raises(TimeoutError, match="went away"):
+        await waiter.wait(timeout=None)

@@ -20,7 +20,7 @@ import pytest
 
 from ..servers import REPO_ROOT, RunningServer, application_log
 from .conftest import needs_redis, running_redis, running_workers
-from .peers import ANSWER, DEADLINE, MARKER, Peer
+from .peers import ANSWER, DEADLINE, MARKER, Peer, reach
 
 pytestmark = [pytest.mark.anyio, needs_redis]
 
@@ -57,6 +57,9 @@ async def peers(cluster: tuple[str, list[RunningServer]]) -> AsyncIterator[list[
             peer = Peer(name)
             connected.append(peer)
             await peer.connect(workers[place].url, TRANSPORTS[number % len(TRANSPORTS)])
+        a = connected[0]
+        for peer in connected[1:3]:  # each worker has subscribed
+            await reach(a, peer)
         yield connected
     finally:
         for peer in connected:

@@ -185,8 +185,12 @@ def _emit_data(args: list[Any]) -> Any:
     return args[0] if len(args) == 1 else tuple(args)
 
 
-def dumps(message: Message, encode: Dumps = json.dumps) -> bytes:
-    """``message`` as the bytes to publish.
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def dumps(message: Message, encode: Dumps | None = None) -> bytes:
+    """``message`` as the bytes to publish, in JSON made by ``encode`` (compact
+    JSON of :mod:`json` by default).
 
     Raises:
         TypeError: its data is not JSON (as ``encode`` says).
@@ -230,7 +234,7 @@ def dumps(message: Message, encode: Dumps = json.dumps) -> bytes:
         if binary:
             body["binary"] = True
     body["host_id"] = message.host_id
-    return encode(body).encode()
+    return (encode or _compact)(body).encode()
 
 
 def _target(value: Any) -> Target:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import anyio
 
+from ..exceptions import QueueFullError
 from ._bus import (
     AckRef,
     Answer,
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 
     from .. import BackgroundTask
 
-__all__ = ["AsyncRedisManager", "Connectivity", "stay_subscribed"]
+__all__ = ["AckCallbacks", "AsyncRedisManager", "Connectivity", "stay_subscribed"]
 
 DEFAULT_REDIS_OPTIONS: dict[str, Any] = {
     "connect_timeout": 1.0,
@@ -170,10 +171,11 @@ def _as_target(value: str | Iterable[str] | None) -> Target:
     return value if value is None or isinstance(value, str) else list(value)
 
 
-class _Callbacks:
+class AckCallbacks:
     """What waits for acks of emits to other servers' clients, by id. An emit to
     one client's sid is answered once; an emit to a room, once by each of its
-    clients, so its callback stays until the table is full."""
+    clients, so its callback stays until :data:`MAX_PENDING_ACKS` later ones push
+    it out (a ``call()`` pushed out so ends at once, with ``TimeoutError``)."""
 
     def __init__(self, logger: logging.Logger) -> None:
         self._log = logger
@@ -184,8 +186,8 @@ class _Callbacks:
         waiting = self._waiting
         if len(waiting) >= MAX_PENDING_ACKS:
             oldest = next(iter(waiting))
-            self._log.warning(
-                "%d acks owed by other servers' clients: forgetting the oldest", len(waiting)
+            self._log.debug(
+                "%d callbacks wait for other servers' acks: forgetting the oldest", len(waiting)
             )
             forgotten = waiting.pop(oldest)
             if isinstance(forgotten, AckWaiter):
@@ -254,8 +256,9 @@ class AsyncRedisManager(AsyncManager):
         self.redis_options = {**DEFAULT_REDIS_OPTIONS, **(redis_options or {})}
         self.logger = logger or _default_logger()
         self._json = json or json_module
+        self._encode: Callable[[Any], str] | None = None if json is None else json.dumps
         self._link = Connectivity(Link(), self.logger, url)
-        self._callbacks = _Callbacks(self.logger)
+        self._callbacks = AckCallbacks(self.logger)
         self._host: _Host | None = None
         self._client: Redis[bytes] | None = None
         self._stack: AsyncExitStack | None = None
@@ -287,7 +290,15 @@ class AsyncRedisManager(AsyncManager):
         return coredis.Redis.from_url(self.redis_url, **options)
 
     async def __aenter__(self) -> AsyncRedisManager:
-        """Hold one Redis connection open for the emits made inside ``async with``."""
+        """Keep a Redis client (and its connections) open for the emits of a
+        write-only manager made inside ``async with``; closed on the way out.
+
+        Raises:
+            RuntimeError: the manager is not write-only (a server's manager keeps
+                its client in its listener), or is entered already.
+        """
+        if not self.write_only:
+            raise RuntimeError("only a write-only manager is entered: a server's has a listener")
         if self._stack is not None:
             raise RuntimeError("the manager is entered already")
         stack = AsyncExitStack()
@@ -307,7 +318,7 @@ class AsyncRedisManager(AsyncManager):
 
     async def _publish(self, message: Message) -> None:
         """Publish ``message``, or drop it while Redis is unreachable."""
-        payload = dumps(message, self._json.dumps)
+        payload = dumps(message, self._encode)
         self._listen()
         if not self._link.may_send():
             return
@@ -340,19 +351,16 @@ class AsyncRedisManager(AsyncManager):
 
     async def _run_listener(self) -> None:
         """The listener: until the server cancels it, it stays subscribed."""
-        owned = False
         try:
             async with self._new_client() as client:
-                if self._client is None:
-                    self._client, owned = client, True
+                self._client = client  # for the server's emits too
                 await stay_subscribed(partial(self._subscribe, client), self._link)
         except* anyio.ClosedResourceError:
             # On trio, the cancellation that ends the listener closes the connection
             # as coredis unsubscribes through it (coredis 6.9): nothing is lost.
             pass
         finally:
-            if owned:
-                self._client = None
+            self._client = None
             self._listening = False
             self._subscribed = None
 
@@ -389,6 +397,8 @@ class AsyncRedisManager(AsyncManager):
             return
         try:
             await self._handle(decoded)
+        except QueueFullError as exc:  # an emit to one client whose queue is full
+            self.logger.warning("an emit from another server is dropped: %s", exc)
         except Exception:
             self.logger.exception("error while handling a message from another server")
 
