@@ -76,8 +76,8 @@ class Client(Protocol):
 
 
 class NodeFleet:
-    """tests/js/socketio-fleet.mjs running: its clients, one request at a time
-    each, answered in whatever order they finish."""
+    """tests/js/socketio-fleet.mjs running, and its clients: the requests run at
+    once, each answered when it finishes."""
 
     def __init__(self, process: anyio.abc.Process) -> None:
         assert process.stdin is not None
@@ -190,7 +190,8 @@ class NodeClient:
         return reply["reply"]
 
     async def next(self, event: str) -> list[Any]:
-        args: list[Any] = (await self._fleet.request("next", client=self.name, event=event))["args"]
+        reply = await self._fleet.request("next", client=self.name, event=event)
+        args: list[Any] = reply["args"]
         if event == "connect":
             self.sid = args[0]
         return args
