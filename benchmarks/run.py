@@ -37,9 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from benchlib import charts, report
+from benchlib.cluster import RedisCluster
 from benchlib.loadgen import LOADGEN_DIR, LoadgenError, node_binary
-from benchlib.scenarios import PING_PROFILES, RunResult, Saved, Scenario, run_scenario
-from benchlib.servers import CONFIGS, Config, ServerProcess
+from benchlib.scenarios import PING_PROFILES, RunResult, Saved, Scenario, run_scenario, runs_on
+from benchlib.servers import CONFIGS, Config, ServerProcess, Serving
 
 HERE = Path(__file__).resolve().parent
 SCENARIO_NAMES = (
@@ -47,6 +48,7 @@ SCENARIO_NAMES = (
     "ws-echo-1000",
     "sio-echo",
     "sio-fanout",
+    "sio-fanout-cluster",
     "poll-echo",
     "sessions",
     "idle-1k",
@@ -55,6 +57,9 @@ SCENARIO_NAMES = (
 )
 IDLE_SIZES = {"idle-1k": 1_000, "idle-10k": 10_000, "idle-50k": 50_000}
 IDLE_HOLDS = {"idle-1k": 30.0, "idle-10k": 30.0, "idle-50k": 60.0}  # seconds, with 25 s pings
+CLUSTER_PROCS = 3
+"""Load-generator processes of sio-fanout-cluster, whatever --loadgen-procs says: one
+per worker of the largest cluster, each one's clients on its own worker."""
 NOT_VERSIONS = ("date", "command", "cpus", "cpu_model", "kernel", "gc_threshold", "skipped")
 PACKAGES = (
     "engineio_sc",
@@ -83,6 +88,15 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
         Scenario("ws-echo-1000", "ws-echo", 200 if quick else 1000, d, w),
         Scenario("sio-echo", "sio-echo", 50 if quick else 100, d, w),
         Scenario("sio-fanout", "sio-fanout", 100 if quick else 1000, d, w),
+        Scenario(
+            "sio-fanout-cluster",
+            "sio-fanout",
+            300 if quick else 3000,
+            d,
+            w,
+            procs=CLUSTER_PROCS,
+            spread=True,
+        ),
         Scenario("poll-echo", "poll-echo", 20 if quick else 100, d, w),
         Scenario("sessions", "sessions", args.sessions_clients or (8 if quick else 32), d, w),
         *(
@@ -108,7 +122,10 @@ def _matches(config: Config, patterns: Sequence[str]) -> bool:
 
 
 def _apply_loadgen_procs(chosen: list[Scenario], procs: int) -> list[Scenario]:
-    return [dataclasses.replace(s, procs=procs) for s in chosen] if procs else chosen
+    """``--loadgen-procs``, but for the scenarios that spread their clients over workers."""
+    if not procs:
+        return chosen
+    return [s if s.spread else dataclasses.replace(s, procs=procs) for s in chosen]
 
 
 def raise_open_files_limit(needed: int) -> int:
@@ -199,17 +216,20 @@ def _progress(result: RunResult, scenario: Scenario) -> str:
             f"p50 {result.p50_ms or 0:.2f} ms, p99 {result.p99_ms or 0:.2f} ms"
         )
     cpu = f"cpu server {result.server_cpu_pct or 0:.0f}% loadgen {result.loadgen_cpu_pct or 0:.0f}%"
+    if result.redis_cpu_pct is not None:
+        cpu += f" redis {result.redis_cpu_pct:.0f}%"
     if result.gc_pct is not None:
         cpu += f" (gc {result.gc_pct:.0f}%, collections {result.gc_collections})"
     failures = result.failure_count()
     return f"{head} {figures}, {cpu}" + (f", {failures} FAILURES" if failures else "")
 
 
-def _start_server(config: Config, profile: str, rep: int, log_dir: Path) -> ServerProcess:
+def _start_server(config: Config, profile: str, rep: int, log_dir: Path) -> Serving:
     interval, timeout = PING_PROFILES[profile]
     env = {"BENCH_PING_INTERVAL": str(interval), "BENCH_PING_TIMEOUT": str(timeout)}
-    server = ServerProcess(
-        config, env, log_dir / f"rep{rep}-{config.name.replace('/', '_')}-{profile}-server.log"
+    log = log_dir / f"rep{rep}-{config.name.replace('/', '_')}-{profile}-server.log"
+    server: Serving = (
+        RedisCluster(config, env, log) if config.redis else ServerProcess(config, env, log)
     )
     try:
         server.wait_ready()
@@ -225,7 +245,7 @@ def run_config(
     """Every scenario of one configuration: one server per ping profile, restarted if it dies."""
     results: list[RunResult] = []
     for profile in dict.fromkeys(s.profile for s in chosen):
-        server: ServerProcess | None = None
+        server: Serving | None = None
         for scenario in (s for s in chosen if s.profile == profile):
             if server is not None and not server.running():
                 server.stop()
@@ -249,7 +269,7 @@ def run_all(
     configs: Sequence[Config], chosen: Sequence[Scenario], repeat: int, log_dir: Path
 ) -> list[RunResult]:
     """Every repetition; within one, every scenario, and within that every configuration in
-    turn (rotated per repetition) that speaks the scenario's protocol, each on a fresh server. The
+    turn (rotated per repetition) that runs it (``runs_on``), each on a fresh server. The
     configurations compared in a ratio are measured minutes apart at most, so a drift in the
     machine's speed does not land on one side of the ratio."""
     results: list[RunResult] = []
@@ -259,7 +279,7 @@ def run_all(
         print(f"repetition {rep}/{repeat}", flush=True)
         for scenario in chosen:
             for config in order:
-                if config.socketio == scenario.socketio:
+                if runs_on(scenario, config):
                     results += run_config(config, [scenario], rep, log_dir)
     return results
 
@@ -288,7 +308,7 @@ def render(
     skipped = env.get("skipped") or {}
     if skipped:
         lines.append(
-            "- skipped, a module missing: "
+            "- skipped, a module or program missing: "
             + ", ".join(f"{name} ({modules})" for name, modules in skipped.items())
         )
     lines.append("")
@@ -397,9 +417,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         [s for s in scenarios(args) if s.name in args.scenarios], args.loadgen_procs
     )
     configs = [c for c in CONFIGS if _matches(c, args.servers)]
-    skipped = {c.name: c.missing_modules() for c in configs if c.missing_modules()}
+    skipped = {c.name: c.missing() for c in configs if c.missing()}
     for name, modules in skipped.items():
-        print(f"skipping {name}: {', '.join(modules)} cannot be imported", file=sys.stderr)
+        print(f"skipping {name}: {', '.join(modules)} missing", file=sys.stderr)
     configs = [c for c in configs if c.name not in skipped]
     if not configs:
         print(f"no configuration matches {args.servers}", file=sys.stderr)

@@ -11,6 +11,9 @@ import trio.testing
 pytest.register_assert_rewrite(
     "tests.asgi_client",
     "tests.clean_logs",
+    "tests.cluster.clients",
+    "tests.cluster.processes",
+    "tests.cluster.scenario",
     "tests.e2e.harness",
     "tests.helpers",
     "tests.node_driver",

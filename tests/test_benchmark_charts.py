@@ -10,7 +10,8 @@ from pathlib import Path
 
 import run as runner
 from benchlib import charts
-from benchlib.scenarios import RunResult, Saved, Scenario
+from benchlib.scenarios import RunResult, Saved, Scenario, runs_on
+from benchlib.servers import Config
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 LATEST = BENCHMARKS / "results" / "latest.json"
@@ -102,6 +103,37 @@ def test_a_scenario_with_no_successful_run_has_no_chart() -> None:
     for run in saved.runs:
         run.ok = run.scenario != "sio-echo"
     assert sorted(charts.render(saved)) == ["ws-echo"]
+
+
+def test_clients_spread_over_workers_against_one_worker() -> None:
+    """In a scenario spread over workers, each configuration is measured against one
+    worker without Redis on its server, and the Redis configurations run it alone."""
+    spread = Scenario("sio-fanout-cluster", "sio-fanout", 3000, 6.0, 1.0, procs=3, spread=True)
+    runs = [
+        _echo(spread.name, config, rep, rate)
+        for rep in (1, 2)
+        for config, rate in (
+            ("sio_native/uvicorn", 40_000.0),
+            ("sio_redis/uvicorn", 30_000.0),
+            ("sio_cluster/uvicorn", 60_000.0 * rep),
+        )
+    ]
+    svg = charts.render(Saved({}, [spread], runs))[spread.name]
+    texts = _texts(svg)
+    assert {"40,000 · one worker", "30,000 · 0.75x", "90,000 · 2.25x"} <= texts
+    assert "engineio_sc.socketio, Redis, 3 workers" in texts
+    assert "one-worker-uvicorn" in _ids(svg)
+    cluster, native, echo = (
+        Config("sio_cluster", "uvicorn"),
+        Config("sio_native", "uvicorn"),
+        Config("eio_sc", "uvicorn"),
+    )
+    sio_fanout = Scenario("sio-fanout", "sio-fanout", 1000, 6.0, 1.0)
+    assert runs_on(spread, cluster)
+    assert runs_on(spread, native)
+    assert not runs_on(spread, echo)
+    assert not runs_on(sio_fanout, cluster)
+    assert runs_on(sio_fanout, native)
 
 
 def test_latest_results(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """Charts of a run, as SVG: the rate of each configuration against its server's
-ceiling, one chart per throughput scenario, and the idle sessions' scaling curve.
+ceiling (against one worker, in a scenario spread over workers), one chart per
+throughput scenario, and the idle sessions' scaling curve.
 
 The figures are the tables' own (``report``): medians over the repetitions with
 their range, ratios taken within each repetition. Runs that failed are left out.
@@ -32,6 +33,8 @@ APP_COLOURS = {
     "sio_pyeio": "tab:orange",
     "bare": "tab:gray",
     "bare_sio": "tab:gray",
+    "sio_redis": "tab:cyan",
+    "sio_cluster": "tab:purple",
 }
 SERVER_LINES = {"hypercorn-trio": "o-", "hypercorn-asyncio": "s--", "uvicorn": "^:"}
 IDLE_CHART = "idle-scaling"
@@ -40,11 +43,13 @@ IDLE_CHART = "idle-scaling"
 
 @dataclass(frozen=True)
 class Bar:
-    """One configuration's rate in a throughput chart, and its share of the ceiling."""
+    """One configuration's rate in a throughput chart, and its ratio to the reference
+    (the ceiling, or one worker: ``report.reference``)."""
 
     config: Config
     rate: Spread
-    of_ceiling: Spread | None
+    of_reference: Spread | None
+    is_reference: bool
 
 
 def _colour(config: Config) -> str:
@@ -65,29 +70,36 @@ def _bars(
         for config in (c for c in configs if c.server == server):
             rate = report.figure(runs, scenario, config.name)
             if rate is not None:
-                ratio = report.ceiling_ratio(runs, scenario, config)
-                groups.setdefault(server, []).append(Bar(config, rate, ratio))
+                ratio = report.reference_ratio(runs, scenario, config)
+                is_reference = report.reference(scenario, config) == config
+                groups.setdefault(server, []).append(Bar(config, rate, ratio, is_reference))
     return groups
 
 
-def _bar_label(bar: Bar) -> str:
+def _bar_label(bar: Bar, reference: str) -> str:
     rate = f"{bar.rate.median:,.0f}"
-    if bar.config == bar.config.ceiling:
-        return f"{rate} · ceiling"
-    if bar.of_ceiling is None:
+    if bar.is_reference:
+        return f"{rate} · {reference}"
+    if bar.of_reference is None:
         return rate
-    return f"{rate} · {bar.of_ceiling.median:.2f}x"
+    return f"{rate} · {bar.of_reference.median:.2f}x"
 
 
 def throughput(
     runs: Sequence[RunResult], scenario: Scenario, configs: Sequence[Config]
 ) -> Figure | None:
     """Horizontal bars of the median rate of each configuration, grouped by server,
-    the server's bare ceiling a dashed line across its group, and on each bar its
-    ratio to the ceiling (``None`` if no run of the scenario succeeded)."""
+    the server's bare ceiling (one worker, in a scenario spread over workers) a dashed
+    line across its group, and on each bar its ratio to it (``None`` if no run of the
+    scenario succeeded)."""
     groups = _bars(runs, scenario, configs)
     if not groups:
         return None
+    reference, legend, against, gid = (
+        ("one worker", "one worker, no Redis (median)", "one worker without Redis", "one-worker")
+        if scenario.spread
+        else ("ceiling", "bare ceiling of the server (median)", "the bare ceiling", "ceiling")
+    )
     rows = sum(len(bars) + 1 for bars in groups.values())
     figure = Figure(figsize=(8.0, 1.3 + 0.28 * rows), layout="constrained")
     ax = figure.add_subplot()
@@ -116,20 +128,26 @@ def throughput(
                 error_kw={"capsize": 2.5, "elinewidth": 0.8, "ecolor": "black"},
             )
             ax.text(
-                0.99, y, _bar_label(bar), transform=labels_at, ha="right", va="center", fontsize=8
+                0.99,
+                y,
+                _bar_label(bar, reference),
+                transform=labels_at,
+                ha="right",
+                va="center",
+                fontsize=8,
             )
             highest = max(highest, rate.high)
-        ceiling = next((b for b in bars if b.config == b.config.ceiling), None)
-        if ceiling is not None:
+        marked = next((b for b in bars if b.is_reference), None)
+        if marked is not None:
             ax.vlines(
-                ceiling.rate.median,
+                marked.rate.median,
                 first - 0.45,
                 y + 0.45,
                 colors="black",
                 linestyles="dashed",
                 linewidth=1.2,
-                label="bare ceiling of the server (median)" if len(headers) == 1 else "_",
-                gid=f"ceiling-{server}",
+                label=legend if len(headers) == 1 else "_",
+                gid=f"{gid}-{server}",
             )
         y += 1.5
     ax.set_yticks(ticks, labels)
@@ -140,7 +158,7 @@ def throughput(
     ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     ax.set_xlabel(
         f"{scenario.unit}: {_repetitions(runs)}\n"
-        "at the right: the median, and ÷ the bare ceiling on the same server"
+        f"at the right: the median, and ÷ {against} on the same server"
         " (taken within each repetition)"
     )
     ax.set_title(f"{scenario.name}: {scenario.title()}", loc="left", fontsize=10)

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -117,19 +118,22 @@ class LoadgenGroup:
     def start(
         cls,
         base_args: list[str],
+        ports: Sequence[int],
         clients: int,
         count: int,
         log_dir: Path,
         label: str,
         hub: Path | None = None,
     ) -> LoadgenGroup:
-        """Start ``count`` processes, splitting ``clients`` between them (ids do not overlap);
+        """Start ``count`` processes, splitting ``clients`` between them (ids do not overlap),
+        process ``i`` on ``ports[i % len(ports)]`` (the workers of a cluster in turn);
         ``hub``: the Unix socket where process 0 hears from the others (``sio-fanout``)."""
         procs: list[LoadgenProcess] = []
         offset = 0
         for index in range(count):
             share = clients // count + (1 if index < clients % count else 0)
-            args = [*base_args, "--clients", str(share), "--id-offset", str(offset)]
+            args = [*base_args, "--port", str(ports[index % len(ports)])]
+            args += ["--clients", str(share), "--id-offset", str(offset)]
             args += ["--index", str(index), "--procs", str(count)]
             args += ["--hub", str(hub)] if hub is not None else []
             procs.append(LoadgenProcess(args, log_dir / f"{label}-loadgen{index}.log"))

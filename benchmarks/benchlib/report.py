@@ -104,11 +104,13 @@ def columns(scenario: Scenario) -> list[Column]:
             *cpu,
         ]
     latency = {"sessions": "open", "sio-fanout": "last client"}.get(scenario.loadgen, "RTT")
+    redis = [Column("Redis CPU %", _field("redis_cpu_pct"), "pct")] if scenario.spread else []
     return [
         Column(scenario.unit, _rate, "int"),
         Column(f"{latency} p50 ms", _field("p50_ms"), "ms"),
         Column(f"{latency} p99 ms", _field("p99_ms"), "ms"),
         *cpu,
+        *redis,
     ]
 
 
@@ -174,12 +176,18 @@ def paired_ratios(mine: dict[int, float | None], other: dict[int, float | None])
     return spread(list(_paired(mine, nonzero, operator.truediv).values()))
 
 
-def ceiling_ratio(runs: Sequence[RunResult], scenario: Scenario, config: Config) -> Spread | None:
-    """The configuration's first figure ÷ its ceiling's on the same server (the ÷ bare
-    column), taken within each repetition."""
-    return paired_ratios(
-        _by_rep(runs, scenario, config.name), _by_rep(runs, scenario, config.ceiling.name)
-    )
+def reference(scenario: Scenario, config: Config) -> Config:
+    """What a chart measures ``config`` against in ``scenario``, on the same server: its
+    ceiling, or in a scenario spread over workers, engineio_sc's Socket.IO server on
+    one worker."""
+    return Config("sio_native", config.server) if scenario.spread else config.ceiling
+
+
+def reference_ratio(runs: Sequence[RunResult], scenario: Scenario, config: Config) -> Spread | None:
+    """The configuration's first figure ÷ its reference's (the ÷ bare column, or
+    ÷ one worker), taken within each repetition."""
+    other = reference(scenario, config).name
+    return paired_ratios(_by_rep(runs, scenario, config.name), _by_rep(runs, scenario, other))
 
 
 def _ratio(value: Spread | None) -> str:
@@ -195,16 +203,21 @@ REFERENCES = {
     "sio_native": {"pyeio": "sio_pyeio", "bare": "bare_sio"},
     "sio_sc": {"pyeio": "sio_pyeio", "bare": "bare_sio"},
     "sio_pyeio": {"bare": "bare_sio"},
+    "sio_redis": {"single": "sio_native"},
+    "sio_cluster": {"single": "sio_native"},
 }
 """For each application with ratios, the applications of the tables' ratio columns
 on the same server: ÷ python-engineio and ÷ bare (the bare echo) in the Engine.IO
 tables; ÷ python-socketio (on python-engineio) and ÷ bare (the bare Socket.IO
-server) in the Socket.IO tables."""
+server) in the Socket.IO tables; ÷ one worker (engineio_sc's Socket.IO server alone,
+without Redis) in the tables of the clients spread over workers."""
 
 
 def _ratio_columns(scenario: Scenario) -> dict[str, str]:
     """The ratio columns of a table: the key of each in ``REFERENCES``, and its title."""
     what = "KiB/session" if scenario.loadgen == "idle" else scenario.unit
+    if scenario.spread:
+        return {"single": f"{what} ÷ one worker"}
     if scenario.socketio:
         return {"pyeio": f"{what} ÷ python-socketio", "bare": f"{what} ÷ bare"}
     return {"pyeio": f"{what} ÷ python-engineio", "bare": f"{what} ÷ bare"}
@@ -404,6 +417,17 @@ TARGETS = (
             1.0,
             other_scenario="ws-echo",
             measure=_share,
+        )
+        for server in SERVERS
+    ),
+    *(
+        Target(
+            "Socket.IO broadcast deliveries, 3,000 clients: 3 workers through Redis ÷ one worker",
+            "sio-fanout-cluster",
+            f"sio_cluster/{server}",
+            f"sio_native/{server}",
+            None,
+            reading="{:.2f}x the deliveries of one worker",
         )
         for server in SERVERS
     ),

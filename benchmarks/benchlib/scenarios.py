@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .loadgen import Event, LoadgenError, LoadgenGroup
-from .servers import CONFIGS, Config, GcTotals, ServerProcess
+from .servers import CONFIGS, Config, GcTotals, Serving
 from .stats import Histogram
 
 MESSAGE_SIZE = 100
@@ -38,6 +38,7 @@ class Scenario:
     procs: int = 0  # load-generator processes (0: one per 5,000 clients)
     connect_concurrency: int = 100  # sessions being opened at once, per process
     open_deadline: float = 0.0  # seconds to open the sessions before going on (0: no limit)
+    spread: bool = False  # clients spread over the workers of a Redis configuration (see runs_on)
 
     @property
     def unit(self) -> str:
@@ -62,7 +63,8 @@ class Scenario:
             "ws-echo": f"WebSocket echo, {n} clients, closed loop, {d}",
             "sio-echo": f"Socket.IO emit with an ack over WebSocket, {n} clients, closed loop, {d}",
             "sio-fanout": f"Socket.IO broadcast to a room of {n} clients over WebSocket, "
-            f"one tick in flight, {d}",
+            + ("spread over the workers, " if self.spread else "")
+            + f"one tick in flight, {d}",
             "poll-echo": f"Polling echo, {n} clients, closed loop, {d}",
             "sessions": f"New WebSocket sessions, {n} concurrent clients, {d}",
             "idle": f"Idle memory, {n} WebSocket sessions held {d}",
@@ -84,6 +86,7 @@ class RunResult:
     p50_ms: float | None = None
     p99_ms: float | None = None
     server_cpu_pct: float | None = None
+    redis_cpu_pct: float | None = None  # the Redis server's, for a Redis configuration
     loadgen_cpu_pct: float | None = None
     gc_pct: float | None = None  # the collector's share of the server's CPU time
     gc_collections: list[int] | None = None  # collections of generations 0, 1, 2
@@ -108,6 +111,16 @@ class RunResult:
             + len(self.server_log_problems)
             + (0 if self.ok else 1)
         )
+
+
+def runs_on(scenario: Scenario, config: Config) -> bool:
+    """Whether ``scenario`` runs on ``config``. A Redis configuration runs only the
+    scenarios whose clients are spread over its workers; these also run on one worker
+    of engineio_sc's Socket.IO server, without Redis, their reference. The others run
+    on the configurations of their protocol."""
+    if config.redis or scenario.spread:
+        return scenario.spread and (config.redis or config.app == "sio_native")
+    return config.socketio == scenario.socketio
 
 
 @dataclass(frozen=True)
@@ -158,16 +171,19 @@ class _Samples:
     loadgen_cpu: float = 0.0
     wall: float = 0.0
     gc: GcTotals | None = None
+    redis_cpu: float | None = None
 
     @classmethod
-    def take(cls, server: ServerProcess, group: LoadgenGroup) -> _Samples:
+    def take(cls, server: Serving, group: LoadgenGroup) -> _Samples:
         gc = server.gc_totals()
-        return cls(server.cpu_seconds(), group.cpu_seconds(), time.monotonic(), gc)
+        redis = server.redis_cpu_seconds()
+        return cls(server.cpu_seconds(), group.cpu_seconds(), time.monotonic(), gc, redis)
 
 
-def _loadgen_args(scenario: Scenario, server: ServerProcess, raw: bool) -> list[str]:
+def _loadgen_args(scenario: Scenario, raw: bool) -> list[str]:
+    """The arguments of every load-generator process but its port (see LoadgenGroup)."""
     deadline = _setup_timeout(scenario) + scenario.warmup + scenario.duration + 120
-    args = ["--scenario", scenario.loadgen, "--port", str(server.port)]
+    args = ["--scenario", scenario.loadgen]
     args += [
         "--size",
         str(MESSAGE_SIZE),
@@ -213,6 +229,8 @@ def _record_window(result: RunResult, events: list[Event], start: _Samples, end:
     wall = end.wall - start.wall
     result.server_cpu_pct = 100 * (end.server_cpu - start.server_cpu) / wall
     result.loadgen_cpu_pct = 100 * (end.loadgen_cpu - start.loadgen_cpu) / wall
+    if start.redis_cpu is not None and end.redis_cpu is not None:
+        result.redis_cpu_pct = 100 * (end.redis_cpu - start.redis_cpu) / wall
     cpu = end.server_cpu - start.server_cpu
     if start.gc is not None and end.gc is not None:
         if cpu > 0:
@@ -221,9 +239,7 @@ def _record_window(result: RunResult, events: list[Event], start: _Samples, end:
         result.gc_collections = [after - before for before, after in pairs]
 
 
-def _drive(
-    result: RunResult, scenario: Scenario, server: ServerProcess, group: LoadgenGroup
-) -> None:
+def _drive(result: RunResult, scenario: Scenario, server: Serving, group: LoadgenGroup) -> None:
     """Set up, warm up, measure, stop and close; fills ``result``."""
     memory: dict[str, Any] = {"rss_before_kib": server.rss_kib()}
     ready = group.expect_all("ready", _setup_timeout(scenario))
@@ -271,7 +287,7 @@ def _memory_figures(
 
 
 def run_scenario(
-    scenario: Scenario, server: ServerProcess, config_name: str, rep: int, log_dir: Path
+    scenario: Scenario, server: Serving, config_name: str, rep: int, log_dir: Path
 ) -> RunResult:
     """Run ``scenario`` against the running ``server`` and return its figures."""
     result = RunResult(scenario.name, config_name, rep)
@@ -281,7 +297,8 @@ def run_scenario(
     label = f"rep{rep}-{config_name.replace('/', '_')}-{scenario.name}"
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         group = LoadgenGroup.start(
-            _loadgen_args(scenario, server, raw),
+            _loadgen_args(scenario, raw),
+            server.ports,
             scenario.clients,
             scenario.loadgen_procs,
             log_dir,

@@ -5,14 +5,16 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from . import procfs
 
@@ -26,6 +28,8 @@ APPS = {
     "sio_sc": "sio_sc:app",
     "sio_pyeio": "sio_pyeio:app",
     "bare_sio": "bare_sio:app",
+    "sio_redis": "sio_redis:app",
+    "sio_cluster": "sio_redis:app",
 }
 APP_TITLES = {
     "eio_sc": "engineio_sc",
@@ -35,6 +39,8 @@ APP_TITLES = {
     "sio_sc": "python-socketio on engineio_sc",
     "sio_pyeio": "python-socketio on python-engineio",
     "bare_sio": "bare Socket.IO",
+    "sio_redis": "engineio_sc.socketio, Redis, 1 worker",
+    "sio_cluster": "engineio_sc.socketio, Redis, 3 workers",
 }
 REQUIRES = {
     "eio_sc": ("engineio_sc",),
@@ -44,9 +50,15 @@ REQUIRES = {
     "sio_sc": ("socketio", "engineio_sc"),
     "sio_pyeio": ("socketio",),
     "bare_sio": (),
+    "sio_redis": ("engineio_sc.socketio", "coredis"),
+    "sio_cluster": ("engineio_sc.socketio", "coredis"),
 }
 """The modules each application imports that may not be installed."""
-SOCKETIO_APPS = ("sio_native", "sio_sc", "sio_pyeio", "bare_sio")
+REDIS_SERVER = "redis-server"
+WORKERS = {"sio_redis": 1, "sio_cluster": 3}
+"""The applications served by several processes (or one) that share a Redis
+server: how many worker processes, each on a port of its own."""
+SOCKETIO_APPS = ("sio_native", "sio_sc", "sio_pyeio", "bare_sio", *WORKERS)
 SERVERS = ("hypercorn-trio", "hypercorn-asyncio", "uvicorn")
 BACKLOG = 2048
 
@@ -80,9 +92,23 @@ class Config:
         could reach there (the bare Socket.IO server for a Socket.IO application)."""
         return Config("bare_sio" if self.socketio else "bare", self.server)
 
-    def missing_modules(self) -> list[str]:
-        """The modules the application needs that this interpreter cannot import."""
-        return [name for name in REQUIRES[self.app] if not _installed(name)]
+    @property
+    def redis(self) -> bool:
+        """Whether its workers share a Redis server (see :data:`WORKERS`)."""
+        return self.app in WORKERS
+
+    @property
+    def workers(self) -> int:
+        """How many worker processes serve it."""
+        return WORKERS.get(self.app, 1)
+
+    def missing(self) -> list[str]:
+        """The modules the application needs that this interpreter cannot import,
+        and the programs it needs that are not on ``PATH``."""
+        missing = [name for name in REQUIRES[self.app] if not _installed(name)]
+        if self.redis and shutil.which(REDIS_SERVER) is None:
+            missing.append(REDIS_SERVER)
+        return missing
 
 
 def _installed(module: str) -> bool:
@@ -111,6 +137,12 @@ CONFIGS = (
     Config("bare_sio", "hypercorn-trio"),
     Config("bare_sio", "hypercorn-asyncio"),
     Config("bare_sio", "uvicorn"),
+    Config("sio_redis", "hypercorn-trio"),
+    Config("sio_redis", "hypercorn-asyncio"),
+    Config("sio_redis", "uvicorn"),
+    Config("sio_cluster", "hypercorn-trio"),
+    Config("sio_cluster", "hypercorn-asyncio"),
+    Config("sio_cluster", "uvicorn"),
 )
 
 
@@ -157,6 +189,55 @@ class GcTotals:
     collections: list[int]  # collections of generations 0, 1 and 2
 
 
+class Serving(Protocol):
+    """What a run needs of the server under test: one process (:class:`ServerProcess`)
+    or several that share a Redis server (:class:`~.cluster.RedisCluster`)."""
+
+    config: Config
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Wait until it serves; raise if it exits or takes too long."""
+        ...
+
+    @property
+    def ports(self) -> Sequence[int]:
+        """Where the clients go: one port per worker, the first one's first."""
+        ...
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server's processes (user + system)."""
+        ...
+
+    def redis_cpu_seconds(self) -> float | None:
+        """CPU time used so far by the Redis server, if there is one."""
+        ...
+
+    def gc_totals(self) -> GcTotals | None:
+        """The collector's time and collections so far, over the workers."""
+        ...
+
+    def rss_kib(self) -> int:
+        """The workers' resident set size in KiB."""
+        ...
+
+    def running(self) -> bool:
+        """Whether every process is still alive."""
+        ...
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The end of the output."""
+        ...
+
+    def log_problems(self) -> list[str]:
+        """Lines of the output that report an error or a traceback."""
+        ...
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """Stop every process; the exit status of the server (the first worker's
+        that is neither 0 nor -SIGTERM, for several)."""
+        ...
+
+
 class ServerProcess:
     """A server configuration running as a subprocess, its log in a file."""
 
@@ -177,6 +258,15 @@ class ServerProcess:
             self.command, env=full_env, stdout=self._log, stderr=subprocess.STDOUT
         )
         self.pid = self.process.pid
+
+    @property
+    def ports(self) -> list[int]:
+        """The one port it serves on."""
+        return [self.port]
+
+    def redis_cpu_seconds(self) -> float | None:
+        """It uses no Redis server: ``None``."""
+        return None
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Wait until the server answers HTTP; raise if it exits or takes too long."""

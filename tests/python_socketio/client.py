@@ -25,13 +25,33 @@ class WholeResponse(aiohttp.ClientResponse):
         return self
 
 
-def new_client() -> Any:
-    """An ``AsyncClient`` that does not reconnect, leaves SIGINT alone and reads
-    every response whole (:class:`WholeResponse`)."""
+def new_client(*, reconnection: bool = False, local_address: str | None = None) -> Any:
+    """An ``AsyncClient`` that leaves SIGINT alone, reads every response whole
+    (:class:`WholeResponse`) and keeps cookies as a browser does, those of an IP
+    address too, for the length of an Engine.IO connection.
+
+    Args:
+        reconnection: whether it reconnects, and then at once (0.1 s, then up
+            to 0.5 s between attempts), not as slowly as by default.
+        local_address: the address its connections come from (the system's
+            choice by default).
+    """
+    delays = {"reconnection_delay": 0.1, "reconnection_delay_max": 0.5} if reconnection else {}
+    local_addr = None if local_address is None else (local_address, 0)
+
+    def http_session() -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(local_addr=local_addr),
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            response_class=WholeResponse,
+        )
+
     return socketio.AsyncClient(
-        reconnection=False,
+        reconnection=reconnection,
+        randomization_factor=0,
         handle_sigint=False,
-        http_session=lambda: aiohttp.ClientSession(response_class=WholeResponse),
+        http_session=http_session,
+        **delays,
     )
 
 

@@ -17,7 +17,15 @@ Usage::
 from . import exceptions as exceptions
 from ._manager import AsyncManager as AsyncManager
 from ._namespace import AsyncNamespace as AsyncNamespace
+from ._redis import AsyncRedisManager as AsyncRedisManager
 from ._server import AsyncServer as AsyncServer
 from .asgi import ASGIApp as ASGIApp
 
-__all__ = ["ASGIApp", "AsyncManager", "AsyncNamespace", "AsyncServer", "exceptions"]
+__all__ = [
+    "ASGIApp",
+    "AsyncManager",
+    "AsyncNamespace",
+    "AsyncRedisManager",
+    "AsyncServer",
+    "exceptions",
+]

@@ -124,13 +124,25 @@ class AsyncManager:
         for name in [name for name, members in rooms.items() if sid in members]:
             self.basic_leave_room(sid, namespace, name)
 
-    async def disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
-        """Take ``sid`` out of ``namespace``'s rooms."""
+    async def disconnect(
+        self, sid: str, namespace: str, ignore_queue: bool = False, **kwargs: Any
+    ) -> None:
+        """Take ``sid`` out of ``namespace``'s rooms (the server's call once the
+        client has left, with ``ignore_queue``: this process only)."""
         self.basic_disconnect(sid, namespace)
 
-    async def can_disconnect(self, sid: str, namespace: str) -> bool:
-        """Whether this process can disconnect ``sid`` (it is connected here)."""
+    async def can_disconnect(self, sid: str, namespace: str | None) -> bool:
+        """Whether ``sid`` is connected to this process (to ``namespace``, or to any
+        if ``None``). The server asks it of a sid that none of its clients has: a
+        manager that spans processes then asks the others to disconnect it."""
+        if namespace is None:
+            return any(sid in rooms.get(None, {}) for rooms in self.rooms.values())
         return self.is_connected(sid, namespace)
+
+    def forget_callback(self, callback: Callback) -> None:
+        """``callback`` waits for acks no more (its ``call()`` is over). The server
+        forgets its own clients' callbacks; a manager that spans processes, those
+        it keeps for other processes' clients."""
 
     def basic_enter_room(
         self, sid: str, namespace: str, room: str, eio_sid: str | None = None
@@ -182,11 +194,13 @@ class AsyncManager:
         skip_sid: str | Iterable[str] | None = None,
         callback: Callback | None = None,
         to: Room | Sequence[str] = None,
+        ignore_queue: bool = False,
         **kwargs: Any,
     ) -> None:
         """Emit ``event`` to the clients of ``room`` (``to``), or of the whole
         namespace, but ``skip_sid``. The packet is encoded once; with a
-        ``callback``, each recipient gets its own ack id.
+        ``callback``, each recipient gets its own ack id. ``ignore_queue`` (keep it
+        to this process) changes nothing here: this manager is one process's.
 
         To one client by its sid, a full queue is handled as the engine's
         ``queue_full`` says for a send (wait, or raise to the emitter); to a room,

@@ -77,6 +77,7 @@ class AsyncNamespace:
             skip_sid=skip_sid,
             namespace=namespace or self.namespace,
             callback=callback,
+            ignore_queue=ignore_queue,
         )
 
     async def send(
@@ -97,6 +98,7 @@ class AsyncNamespace:
             skip_sid=skip_sid,
             namespace=namespace or self.namespace,
             callback=callback,
+            ignore_queue=ignore_queue,
         )
 
     async def call(
@@ -111,7 +113,13 @@ class AsyncNamespace:
     ) -> Any:
         """:meth:`AsyncServer.call` in this namespace."""
         return await self.server.call(
-            event, data, to=to, sid=sid, namespace=namespace or self.namespace, timeout=timeout
+            event,
+            data,
+            to=to,
+            sid=sid,
+            namespace=namespace or self.namespace,
+            timeout=timeout,
+            ignore_queue=ignore_queue,
         )
 
     async def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:

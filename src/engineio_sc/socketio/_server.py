@@ -268,10 +268,19 @@ class AsyncServer:
 
         A broadcast encodes the packet once and puts it on each recipient's
         queue; a full queue is handled per recipient, as the engine's
-        ``queue_full`` says (logged).
+        ``queue_full`` says (logged). With a manager that spans processes (such
+        as :class:`~engineio_sc.socketio.AsyncRedisManager`), the clients of the
+        other processes get it too, unless ``ignore_queue``.
         """
         await self.manager.emit(
-            event, data, namespace or "/", room=room, skip_sid=skip_sid, callback=callback, to=to
+            event,
+            data,
+            namespace or "/",
+            room=room,
+            skip_sid=skip_sid,
+            callback=callback,
+            to=to,
+            ignore_queue=ignore_queue,
         )
 
     async def send(
@@ -293,6 +302,7 @@ class AsyncServer:
             skip_sid=skip_sid,
             namespace=namespace,
             callback=callback,
+            ignore_queue=ignore_queue,
         )
 
     async def call(
@@ -306,7 +316,9 @@ class AsyncServer:
         ignore_queue: bool = False,
     ) -> Any:
         """Emit ``event`` to one client and wait for its ack, in a cancel scope of
-        ``timeout`` seconds.
+        ``timeout`` seconds. With a manager that spans processes, the client may
+        be another process's (then its going away is not seen: the call waits
+        out its timeout, as python-socketio's does).
 
         Returns:
             The ack's argument, a tuple of them if there are several, ``None`` if
@@ -322,11 +334,14 @@ class AsyncServer:
         if target is None:
             raise ValueError("Cannot use call() to broadcast.")
         waiter = AckWaiter()
-        await self.emit(event, data, to=target, namespace=namespace, callback=waiter)
+        await self.emit(
+            event, data, to=target, namespace=namespace, callback=waiter, ignore_queue=ignore_queue
+        )
         try:
             args = await waiter.wait(timeout)
         except BaseException:  # timed out or cancelled: the ack is no longer awaited
             self.clients.forget(target, waiter)
+            self.manager.forget_callback(waiter)
             raise
         if not args:
             return None
@@ -402,10 +417,14 @@ class AsyncServer:
         self, sid: str, namespace: str | None = None, ignore_queue: bool = False
     ) -> None:
         """Disconnect ``sid`` from its namespace: it gets a ``DISCONNECT`` packet and
-        the disconnect handler runs with ``reason.SERVER_DISCONNECT``. An unknown
-        sid is ignored."""
+        the disconnect handler runs with ``reason.SERVER_DISCONNECT``. A sid that is
+        none of this server's clients is the manager's (a manager that spans
+        processes asks the others, unless ``ignore_queue``); an unknown sid is
+        ignored."""
         socket = self.clients.sockets.get(sid)
         if socket is None or (namespace is not None and socket.namespace != namespace):
+            if not ignore_queue:
+                await self.manager.can_disconnect(sid, namespace)
             return
         client = socket.client
         if client.connection.leave(socket.namespace):
@@ -429,7 +448,7 @@ class AsyncServer:
             self.logger.exception("disconnect handler error")
         finally:
             self.clients.sockets.pop(socket.sid, None)
-        await self.manager.disconnect(socket.sid, socket.namespace)
+        await self.manager.disconnect(socket.sid, socket.namespace, ignore_queue=True)
 
     # -- the engine's events -----------------------------------------------------------
 
@@ -476,7 +495,7 @@ class AsyncServer:
             if socket.held is None:
                 await self._drop(socket, reason)
             else:
-                await self.manager.disconnect(socket.sid, socket.namespace)
+                await self.manager.disconnect(socket.sid, socket.namespace, ignore_queue=True)
 
     async def _on_eio_message(self, eio_sid: str, data: str | bytes) -> None:
         client = self.clients.clients.get(eio_sid)
@@ -585,7 +604,7 @@ class AsyncServer:
         else:
             client.connection.refused(namespace)
             packet = Packet(PacketType.CONNECT_ERROR, namespace, refusal)
-        await self.manager.disconnect(socket.sid, namespace)
+        await self.manager.disconnect(socket.sid, namespace, ignore_queue=True)
         await clients.send(client.eio_sid, clients.encode(packet))
 
     # -- the engine's lifecycle ----------------------------------------------------------

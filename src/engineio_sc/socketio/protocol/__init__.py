@@ -11,7 +11,16 @@ from ._connection import (
     NamespaceState,
     ReceivedEvent,
 )
-from ._packets import RESERVED_EVENTS, Decoder, Packet, PacketType, ProtocolViolation, encode
+from ._packets import (
+    RESERVED_EVENTS,
+    Decoder,
+    Packet,
+    PacketType,
+    ProtocolViolation,
+    deconstruct,
+    encode,
+    reconstruct,
+)
 
 __all__ = [
     "RESERVED_EVENTS",
@@ -26,5 +35,7 @@ __all__ = [
     "PacketType",
     "ProtocolViolation",
     "ReceivedEvent",
+    "deconstruct",
     "encode",
+    "reconstruct",
 ]

@@ -21,7 +21,9 @@ __all__ = [
     "Packet",
     "PacketType",
     "ProtocolViolation",
+    "deconstruct",
     "encode",
+    "reconstruct",
 ]
 
 RESERVED_EVENTS = frozenset(
@@ -96,6 +98,16 @@ def _deconstruct(value: Any, buffers: list[bytes]) -> Any:
     if isinstance(value, dict):
         return {key: _deconstruct(item, buffers) for key, item in value.items()}
     return value
+
+
+def deconstruct(value: Any) -> tuple[Any, list[bytes]]:
+    """``value`` with each bytes object in it replaced by a placeholder
+    ``{"_placeholder": true, "num": N}``, and those bytes in order (none: ``value``
+    as it is). What :func:`reconstruct` takes back."""
+    if not _has_binary(value):
+        return value, []
+    buffers: list[bytes] = []
+    return _deconstruct(value, buffers), buffers
 
 
 def encode(packet: Packet, dumps: Dumps = _compact_dumps) -> list[str | bytes]:
@@ -196,16 +208,21 @@ def _parse(text: str, loads: Loads) -> tuple[Packet, int]:
     return Packet(kind, namespace, data, ack_id), attachments
 
 
-def _reconstruct(value: Any, buffers: list[bytes]) -> Any:
+def reconstruct(value: Any, buffers: list[bytes]) -> Any:
+    """``value`` with each placeholder replaced by its bytes.
+
+    Raises:
+        ProtocolViolation: a placeholder names no buffer.
+    """
     if isinstance(value, list):
-        return [_reconstruct(item, buffers) for item in value]
+        return [reconstruct(item, buffers) for item in value]
     if isinstance(value, dict):
         if value.get("_placeholder") is True:
             num = value.get("num")
             if type(num) is not int or not 0 <= num < len(buffers):
                 raise ProtocolViolation("illegal attachment placeholder")
             return buffers[num]
-        return {key: _reconstruct(item, buffers) for key, item in value.items()}
+        return {key: reconstruct(item, buffers) for key, item in value.items()}
     return value
 
 
@@ -260,7 +277,7 @@ class Decoder:
     def _complete(packet: Packet, buffers: list[bytes]) -> Packet:
         kind = PacketType.EVENT if packet.type is PacketType.BINARY_EVENT else PacketType.ACK
         try:
-            data = _reconstruct(packet.data, buffers)
+            data = reconstruct(packet.data, buffers)
         except RecursionError:
             raise ProtocolViolation("invalid payload: nested too deep") from None
         return Packet(kind, packet.namespace, data, packet.id)

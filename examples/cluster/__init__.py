@@ -1,0 +1,1 @@
+"""A Socket.IO cluster: workers joined by Redis behind nginx (see README.md)."""
