@@ -17,7 +17,7 @@ echo out), ``poll-echo`` (one polling session, a ``POST`` of a message then
 opened, its open packet read, and closed by the client), ``tasks`` (a task started
 with the Engine.IO server's ``start_background_task``, given a done callback and
 awaited, as python-socketio does for each event it receives; ``eio_sc`` and
-``pyeio`` only), ``ping`` (a WebSocket session pinged by the server as often as it may, every
+``pyeio`` only), ``ping`` (100 WebSocket sessions pinged by the server as often as it may, every
 ping answered at once: the heartbeat's cost per ping-pong cycle; ``eio_sc`` and
 ``pyeio`` only), ``sio-echo`` (a Socket.IO event and its acknowledgement over
 WebSocket; the Socket.IO apps only: ``sio_native``, python-socketio on engineio_sc
@@ -67,6 +67,7 @@ APPS = {
 SOCKETIO_APPS = ("sio_native", "sio_sc", "sio_pyeio")
 SCENARIOS = ("ws-echo", "poll-echo", "sessions", "sio-echo", "tasks", "ping")
 PING_INTERVAL = "0.0001"  # seconds: the ping scenario's server pings as soon as it may
+PING_SESSIONS = 100  # sessions of the ping scenario, pinged side by side
 
 Message = dict[str, Any]
 App = Callable[
@@ -229,13 +230,21 @@ async def sio_echo(harness: Harness, ops: int) -> None:
 
 
 async def ping(harness: Harness, ops: int) -> None:
-    put, take, _ = await harness.websocket()
+    """``PING_SESSIONS`` sessions at once, each answering its pings, ``ops`` pings in all."""
     pong = {"type": "websocket.receive", "text": "3"}
-    for _ in range(ops):
-        pinged = await take()
-        assert pinged.get("text") == "2", pinged
-        put(pong)
-    put({"type": "websocket.disconnect", "code": 1000})
+    share, extra = divmod(ops, PING_SESSIONS)
+
+    async def session(pings: int) -> None:
+        put, take, _ = await harness.websocket()
+        for _ in range(pings):
+            pinged = await take()
+            assert pinged.get("text") == "2", pinged
+            put(pong)
+        put({"type": "websocket.disconnect", "code": 1000})
+
+    async with anyio.create_task_group() as tg:
+        for index in range(PING_SESSIONS):
+            tg.start_soon(session, share + (index < extra))
 
 
 async def tasks(harness: Harness, ops: int) -> None:

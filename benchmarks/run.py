@@ -60,7 +60,16 @@ IDLE_HOLDS = {"idle-1k": 30.0, "idle-10k": 30.0, "idle-50k": 60.0}  # seconds, w
 CLUSTER_PROCS = 3
 """Load-generator processes of sio-fanout-cluster, whatever --loadgen-procs says: one
 per worker of the largest cluster, each one's clients on its own worker."""
-NOT_VERSIONS = ("date", "command", "cpus", "cpu_model", "kernel", "gc_threshold", "skipped")
+NOT_VERSIONS = (
+    "date",
+    "command",
+    "cpus",
+    "cpu_model",
+    "kernel",
+    "gc_threshold",
+    "skipped",
+    "open_files_limit",
+)
 PACKAGES = (
     "engineio_sc",
     "python-engineio",
@@ -141,6 +150,28 @@ def raise_open_files_limit(needed: int) -> int:
     if target < needed:
         print(f"warning: open-files limit {target} < {needed} needed", file=sys.stderr)
     return target
+
+
+FD_MARGIN = 1000
+"""Open files a server needs besides its sessions' sockets."""
+
+
+def fit_to_open_files(chosen: list[Scenario], limit: int) -> list[Scenario]:
+    """Idle scenarios shrunk to what one server process can hold under ``limit``
+    open files (in thousands), each with a warning: a server needs a socket per
+    session, and only a privileged process may raise its hard limit."""
+    fitted = []
+    for scenario in chosen:
+        most = (limit - FD_MARGIN) // 1000 * 1000
+        if scenario.loadgen == "idle" and scenario.clients > most:
+            print(
+                f"warning: {scenario.name} holds {most:,} sessions, not {scenario.clients:,}: "
+                f"the open-files limit is {limit:,} and cannot be raised here",
+                file=sys.stderr,
+            )
+            scenario = dataclasses.replace(scenario, clients=most)
+        fitted.append(scenario)
+    return fitted
 
 
 def _version(package: str) -> str | None:
@@ -305,6 +336,11 @@ def render(
         + ", ".join(f"{k} {v}" for k, v in env.items() if k not in NOT_VERSIONS and v),
         f"- collector thresholds (BENCH_GC_THRESHOLD): {env.get('gc_threshold', 'default')}",
     ]
+    if env.get("open_files_limit"):
+        lines.append(
+            f"- open files per process: at most {env['open_files_limit']:,} (the hard limit; "
+            "an idle scenario larger than that holds as many sessions as it allows)"
+        )
     skipped = env.get("skipped") or {}
     if skipped:
         lines.append(
@@ -429,7 +465,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LoadgenError as exc:
         print(exc, file=sys.stderr)
         return 2
-    raise_open_files_limit(max(s.clients for s in chosen) + 1000)  # what the server needs
+    limit = raise_open_files_limit(max(s.clients for s in chosen) + FD_MARGIN)
+    chosen = fit_to_open_files(chosen, limit)
+    env["open_files_limit"] = limit
     env["skipped"] = {name: ", ".join(modules) for name, modules in skipped.items()}
     started = time.monotonic()
     results = run_all(configs, chosen, repeat, args.log_dir)

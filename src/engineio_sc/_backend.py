@@ -16,6 +16,7 @@ import asyncio
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
 from typing import Any, Protocol
 
 import anyio
@@ -24,9 +25,11 @@ import trio.lowlevel
 
 __all__ = [
     "BackendEvent",
+    "CancelScope",
     "TaskGroup",
     "Wakeup",
     "call_soon",
+    "cancel_scope",
     "clock",
     "event_type",
     "on_asyncio",
@@ -143,6 +146,27 @@ class Cancellable(Protocol):
     """What a session needs of its group's cancel scope."""
 
     def cancel(self, reason: str | None = None) -> None: ...
+
+
+class CancelScope(Cancellable, Protocol):
+    """A cancel scope with no deadline: ``trio.CancelScope`` and ``anyio.CancelScope`` both are."""
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> bool: ...
+
+
+def cancel_scope() -> CancelScope:
+    """A new cancel scope: trio's own on trio (anyio's wraps it), anyio's on asyncio."""
+    if on_asyncio():
+        return anyio.CancelScope()
+    return trio.CancelScope()
 
 
 class TaskGroup(Protocol):

@@ -36,7 +36,17 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._backend import BackendEvent, TaskGroup, Wakeup, clock, event_type, task_group, wakeup_type
+from ._backend import (
+    BackendEvent,
+    CancelScope,
+    TaskGroup,
+    Wakeup,
+    cancel_scope,
+    clock,
+    event_type,
+    task_group,
+    wakeup_type,
+)
 from ._dispatcher import Data, Dispatcher
 from ._handlers import Handlers
 from ._heartbeats import Heartbeats
@@ -150,7 +160,7 @@ class Session:
         self._told = False  # the disconnect handler has been run
         self._wake: Wakeup | None = None  # wakes the heartbeat: its deadline came, or closing
         self._timer = context.heartbeats.timer(self)  # keeps the deadline for the heartbeat
-        self._pinging: anyio.CancelScope | None = None  # a ping waiting to be written
+        self._pinging: CancelScope | None = None  # a ping waiting to be written
         self.joining: anyio.CancelScope | None = None
         self.ws: WebSocketTransport | None = None
         self.polling: PollingTransport | None = None
@@ -620,7 +630,8 @@ class Session:
         event = machine.on_timer(self.now())
         if isinstance(event, PingDue):
             self.reschedule()  # the pong's deadline, which cancels the ping if still waiting
-            with anyio.CancelScope() as self._pinging:
+            self._pinging = cancel_scope()
+            with self._pinging:
                 await self._ping()
             self._pinging = None
         elif isinstance(event, PingTimedOut):
