@@ -1,9 +1,10 @@
 """Workers without Redis: two workers of tests/redis/app.py (Hypercorn's trio
 worker and uvicorn) start while their redis-server is down, then it starts; later
-it is killed and started again on the same port. During each outage each worker
-logs one warning, keeps serving its own clients (its emits reach them, at once),
-and drops what was for the other worker (nothing is delivered late); once Redis is
-back, each logs one INFO line and emits cross workers again."""
+it is killed, and started again on the same port ten seconds later. During each
+outage each worker logs one warning, keeps serving its own clients (its emits
+reach them, at once), and drops what was for the other worker (nothing is
+delivered late); once Redis is back, each logs one INFO line and emits cross
+workers again."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ listener tries again at most every 5 s)."""
 OUTAGE = 1.6
 """Seconds an outage lasts at least: long enough for each worker to try again
 twice (after 0.5 s, then 1 s more)."""
+LONG_OUTAGE = 10.0
+"""Seconds the second outage lasts at least: the listeners' backoff reaches its
+longest wait (5 s) and they go on trying."""
 UNREACHABLE = re.compile(r"WARNING engineio_sc\.socketio\.redis: Redis at \S+ is unreachable")
 BACK = re.compile(r"INFO engineio_sc\.socketio\.redis: Redis at \S+ is back after")
 
@@ -75,8 +79,8 @@ async def wait_logged(worker: RunningServer, pattern: re.Pattern[str]) -> None:
     assert found is not None, f"{worker.name} did not log {pattern.pattern!r}:\n{worker.log.text}"
 
 
-async def outage(a: Peer, a2: Peer, label: str) -> None:
-    """Redis is down, for :data:`OUTAGE` seconds at least (the listeners try again
+async def outage(a: Peer, a2: Peer, label: str, lasting: float = OUTAGE) -> None:
+    """Redis is down, for ``lasting`` seconds at least (the listeners try again
     meanwhile): ``a``'s emits to everyone else, made during that time, reach
     ``a2`` (of its worker) at once (and never the other worker's client, as
     :func:`recovery` checks)."""
@@ -84,7 +88,7 @@ async def outage(a: Peer, a2: Peer, label: str) -> None:
         started = anyio.current_time()
         await a.op(do="emit", event=label, data=n, skip_sid=a.sid)
         assert anyio.current_time() - started < 1, "an emit waited for Redis"
-        await anyio.sleep(OUTAGE / 2 - (anyio.current_time() - started))
+        await anyio.sleep(lasting / 3 - (anyio.current_time() - started))
     await a.op(do="emit", event=MARKER, to=a2.sid)
     assert await a2.until(MARKER) == [(label, [n]) for n in range(3)]
 
@@ -113,7 +117,7 @@ async def test_workers_ride_out_redis_outages(
     redis.stop(signal.SIGKILL)
     for worker in workers:
         await wait_logged(worker, UNREACHABLE)
-    await outage(a, a2, "while killed")
+    await outage(a, a2, "while killed", LONG_OUTAGE)
 
     redis.start()  # on the same port
     await recovery(a, b)
