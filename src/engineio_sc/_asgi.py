@@ -43,12 +43,12 @@ def request_from_scope(scope: Scope) -> HTTPRequest:
         name = raw_name.decode("latin-1").lower()
         value = raw_value.decode("latin-1")
         headers[name] = headers[name] + "," + value if name in headers else value
-    return HTTPRequest(
-        method=scope.get("method", "GET").upper(),
-        query=parse_query(scope.get("query_string", b"").decode("latin-1")),
-        headers=headers,
-        environ=partial(asgi_environ, scope),
-        scheme="https" if scope.get("scheme") in ("https", "wss") else "http",
+    return HTTPRequest(  # positional: the keywords cost more than the rest of the call
+        scope.get("method", "GET").upper(),
+        parse_query(scope.get("query_string", b"").decode("latin-1")),
+        headers,
+        partial(asgi_environ, scope),
+        "https" if scope.get("scheme") in ("https", "wss") else "http",
     )
 
 

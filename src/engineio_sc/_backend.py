@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -49,11 +49,8 @@ class BackendEvent(Protocol):
 
 
 def on_asyncio() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:  # no asyncio loop running: trio
-        return False
-    return True
+    # The lookup get_running_loop() makes, without the error it raises on trio.
+    return asyncio._get_running_loop() is not None
 
 
 def clock() -> Callable[[], float]:
@@ -214,11 +211,39 @@ class _AsyncioGroup:
         return task
 
 
-@asynccontextmanager
-async def _asyncio_task_group() -> AsyncIterator[TaskGroup]:
-    with anyio.CancelScope() as scope:
-        async with asyncio.TaskGroup() as native:
-            yield _AsyncioGroup(scope, native)
+class _AsyncioTaskGroup:
+    """``with anyio.CancelScope(): async with asyncio.TaskGroup():``, entered and
+    exited as those two are, without the generator ``asynccontextmanager`` would
+    run them in (a session opens one)."""
+
+    __slots__ = ("_native", "_scope")
+
+    def __init__(self) -> None:
+        self._scope = anyio.CancelScope()
+        self._native = asyncio.TaskGroup()
+
+    async def __aenter__(self) -> TaskGroup:
+        self._scope.__enter__()
+        try:
+            await self._native.__aenter__()
+        except BaseException as exc:
+            self._scope.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        return _AsyncioGroup(self._scope, self._native)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        try:
+            await self._native.__aexit__(exc_type, exc, tb)  # it never swallows ``exc``
+        except BaseException as error:  # the group's error goes through the scope
+            if self._scope.__exit__(type(error), error, error.__traceback__):
+                return True
+            raise
+        return bool(self._scope.__exit__(exc_type, exc, tb))
 
 
 def task_group() -> AbstractAsyncContextManager[TaskGroup]:
@@ -228,7 +253,7 @@ def task_group() -> AbstractAsyncContextManager[TaskGroup]:
     several times what the task does: a session starts one for each burst of
     packets it writes, and a broadcast to a room wakes a writer in each member's."""
     if on_asyncio():
-        return _asyncio_task_group()
+        return _AsyncioTaskGroup()
     return trio.open_nursery()
 
 

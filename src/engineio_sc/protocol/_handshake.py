@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 
 from ..exceptions import ErrorCode, ProtocolError
 from ._packets import Packet, PacketType
@@ -65,7 +66,7 @@ Request = Handshake | Poll | Post | WebSocketJoin | Preflight
 
 def _transport(name: str | None, enabled: Collection[Transport]) -> Transport:
     for transport in enabled:
-        if transport.value == name:
+        if transport == name:  # a StrEnum: no call of the enum's .value property
             return transport
     raise ProtocolError(ErrorCode.UNKNOWN_TRANSPORT, detail=f"transport {name!r} is not enabled")
 
@@ -151,4 +152,5 @@ class OpenPacket:
 
     def for_sid(self, sid: str) -> Packet:
         """The open packet of session ``sid``."""
-        return Packet(PacketType.OPEN, '{"sid":' + json.dumps(sid) + "," + self._rest)
+        # json.dumps(sid) itself, without the encoder it looks up on the way
+        return Packet(PacketType.OPEN, '{"sid":' + encode_basestring_ascii(sid) + "," + self._rest)

@@ -25,6 +25,10 @@ class Transport(enum.StrEnum):
 class SessionState(enum.Enum):
     """Where a session is in its life."""
 
+    # Members are singletons compared by identity: hashed by it too, not by a
+    # Python-level hash of the name (the transition table is looked up per move).
+    __hash__ = object.__hash__
+
     HANDSHAKE = "handshake"
     """Created: the open packet is ready and the connect handler is deciding."""
     OPEN = "open"
@@ -41,6 +45,8 @@ class SessionState(enum.Enum):
 
 class Input(enum.Enum):
     """What moves a session from one state to another."""
+
+    __hash__ = object.__hash__  # as SessionState's
 
     ACCEPT = "accept"
     REJECT = "reject"
