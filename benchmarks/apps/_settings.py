@@ -36,6 +36,17 @@ def max_payload() -> int:
     return int(os.environ.get("BENCH_MAX_PAYLOAD", "1000000"))
 
 
+def server_options() -> dict[str, Any]:
+    """The options every benchmark server is built with: its pings, its largest
+    message, and any origin."""
+    return {
+        "ping_interval": ping_interval(),
+        "ping_timeout": ping_timeout(),
+        "max_http_buffer_size": max_payload(),
+        "cors_allowed_origins": "*",
+    }
+
+
 def tune_gc() -> None:
     """Set the collector's thresholds from ``BENCH_GC_THRESHOLD``, if it is set, and
     time its collections when ``BENCH_GC_STATS`` is set."""

@@ -13,10 +13,7 @@ import engineio_sc
 _settings.tune_gc()
 
 eio = engineio_sc.AsyncServer(
-    ping_interval=_settings.ping_interval(),
-    ping_timeout=_settings.ping_timeout(),
-    max_http_buffer_size=_settings.max_payload(),
-    cors_allowed_origins="*",
+    **_settings.server_options(),
 )
 
 

@@ -16,10 +16,7 @@ from engineio_sc import socketio
 _settings.tune_gc()
 
 sio = socketio.AsyncServer(
-    ping_interval=_settings.ping_interval(),
-    ping_timeout=_settings.ping_timeout(),
-    max_http_buffer_size=_settings.max_payload(),
-    cors_allowed_origins="*",
+    **_settings.server_options(),
 )
 _sio_events.register(sio)
 

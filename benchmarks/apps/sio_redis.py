@@ -21,10 +21,7 @@ _settings.tune_gc()
 
 sio = socketio.AsyncServer(
     client_manager=socketio.AsyncRedisManager(os.environ["BENCH_REDIS_URL"]),
-    ping_interval=_settings.ping_interval(),
-    ping_timeout=_settings.ping_timeout(),
-    max_http_buffer_size=_settings.max_payload(),
-    cors_allowed_origins="*",
+    **_settings.server_options(),
 )
 _sio_events.register(sio)
 
